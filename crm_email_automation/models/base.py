@@ -1,0 +1,71 @@
+from odoo import api, fields, models
+from odoo.tools.safe_eval import safe_eval
+
+
+class Base(models.AbstractModel):
+    """Trigger hooks of e-mail scenarios, on every model.
+
+    Inheriting `base` rather than patching classes at run time keeps the hooks in place
+    whatever other modules do to the registry. A model no running scenario watches pays one
+    cached lookup per create or write.
+    """
+
+    _inherit = "base"
+
+    def _email_automation_watchers(self):
+        if not self.env.registry.ready or self._transient or self._abstract:
+            return ()
+        return self.env["email.automation.scenario"]._get_trigger_watchers(self._name)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        watchers = self._email_automation_watchers()
+        if watchers and records:
+            self._email_automation_queue(
+                [(watcher.scenario_id, records.ids) for watcher in watchers if watcher.trigger == "on_create"]
+            )
+        return records
+
+    def write(self, vals):
+        watchers = self._email_automation_watchers() if self else ()
+        watchers = [w for w in watchers if w.trigger != "on_create" and not w.field_names.isdisjoint(vals)]
+        if not watchers:
+            return super().write(vals)
+        field_names = set().union(*(w.field_names for w in watchers))
+        # The old values, usually in cache already: the hook adds no query in the common case.
+        before = {record.id: {name: record[name] for name in field_names} for record in self}
+        result = super().write(vals)
+        batches = []
+        for watcher in watchers:
+            changed = self.filtered(
+                lambda r, w=watcher: any(before[r.id][name] != r[name] for name in w.field_names)
+            )
+            if watcher.trigger == "on_value" and changed:
+                changed = changed._email_automation_matching_value(watcher)
+            if changed:
+                batches.append((watcher.scenario_id, changed.ids))
+        self._email_automation_queue(batches)
+        return result
+
+    def _email_automation_matching_value(self, watcher):
+        """The records whose trigger field now holds one of the watcher's values."""
+        (field_name,) = watcher.field_names
+        if watcher.value_domain is None:
+            return self.filtered(lambda r: r[field_name] in watcher.selection_values)
+        domain = safe_eval(watcher.value_domain or "[]", {"uid": self.env.uid})
+        # sudo: the target values (a stage, say) are configuration, whoever writes the record.
+        targets = self.sudo().mapped(field_name).filtered_domain(domain)
+        return self.filtered(lambda r: r.sudo()[field_name] in targets)
+
+    def _email_automation_queue(self, batches):
+        """Queue the (scenario id, record ids) pairs for enrolment by the cron."""
+        now = fields.Datetime.now()
+        vals_list = [
+            {"scenario_id": scenario_id, "res_id": res_id, "triggered_at": now}
+            for scenario_id, res_ids in batches
+            for res_id in res_ids
+        ]
+        if vals_list:
+            # sudo: whoever triggers a scenario needs no rights on the automation queue.
+            self.env["email.automation.enrolment"].sudo().create(vals_list)

@@ -1,0 +1,286 @@
+import contextlib
+import logging
+import smtplib
+import socket
+from collections import defaultdict
+
+from markupsafe import Markup
+
+from odoo import api, fields, models, tools
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+
+_logger = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError, TimeoutError)
+
+
+def classify_smtp_error(error):
+    """Return True when `error` (raised while sending one e-mail) may go away on retry.
+
+    Odoo wraps the SMTP error in MailDeliveryException; the original is its context.
+    SMTP 4xx replies, time-outs and lost connections are transient; 5xx are permanent.
+    """
+    cause = error.__context__ if isinstance(error, MailDeliveryException) and error.__context__ else error
+    if isinstance(cause, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _message in cause.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    if isinstance(cause, smtplib.SMTPResponseException):
+        return 400 <= cause.smtp_code < 500
+    return isinstance(cause, TRANSIENT_ERRORS)
+
+
+class EmailAutomationMailSender(models.AbstractModel):
+    _name = "email.automation.mail.sender"
+    _description = "E-mail Automation Mail Sender"
+
+    @api.model
+    def _send_traces(self, traces, auto_commit=False):
+        """Render and send the e-mails of the claimed mail `traces`, then log them in the
+        records' chatter. Each trace is marked sent (and committed, in the cron) right after
+        its server accepted it, so a crash never makes it send twice."""
+        envelopes = self._prepare_envelopes(traces)
+        self._render(envelopes)
+        by_server = defaultdict(list)
+        servers = self.env["ir.mail_server"].sudo().search([], order="sequence")
+        for envelope in envelopes:
+            if envelope["trace"].state != "processing":
+                continue
+            envelope["email_from"] = envelope.get("email_from") or self._default_email_from(envelope)
+            if not envelope["mail_server_id"]:
+                # Odoo's own choice: the server whose "from" filter matches the sender.
+                server, _smtp_from = servers._find_mail_server(envelope["email_from"], mail_servers=servers)
+                envelope["mail_server_id"] = server.id if server else False
+            by_server[envelope["mail_server_id"]].append(envelope)
+        config = self.env["ir.config_parameter"].sudo()
+        max_attempts = int(config.get_param("crm_email_automation.max_attempts", 5))
+        for mail_server_id, server_envelopes in by_server.items():
+            self._send_with_server(mail_server_id, server_envelopes, max_attempts, auto_commit)
+        sent = {envelope["trace"].id: envelope for envelope in envelopes if envelope["trace"].state == "sent"}
+        self._log_in_chatter(traces.filtered(lambda t: t.id in sent), sent)
+
+    # ------------------------------------------------------------------
+    # Recipients
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _prepare_envelopes(self, traces):
+        """One dict per trace with its record, recipient and language; traces without a
+        usable recipient are skipped with the reason."""
+        envelopes = []
+        records = {}
+        for scenario in traces.scenario_id:
+            scenario_traces = traces.filtered(lambda t, s=scenario: t.scenario_id == s)
+            # sudo: the queue renders for the scenario, not for whoever owns the record.
+            for record in self.env[scenario.model_name].sudo().browse(scenario_traces.mapped("res_id")):
+                records[scenario.model_name, record.id] = record
+        default_lang = self.env["res.lang"]._get_data(code=self.env.company.partner_id.lang).code or "en_US"
+        for trace in traces:
+            scenario = trace.scenario_id
+            record = records[scenario.model_name, trace.res_id]
+            partner = trace.participant_id.partner_id
+            email = scenario._get_recipient_email(record, partner)
+            if not email:
+                trace._finish("skipped", "no_recipient")
+                continue
+            if not tools.email_normalize(email):
+                trace._finish("skipped", "invalid_email", email)
+                continue
+            email_to = tools.formataddr((partner.name or "", tools.email_normalize(email)))
+            if scenario.is_test_mode:
+                email_to = scenario.test_email
+            envelopes.append(
+                {
+                    "trace": trace,
+                    "record": record,
+                    "partner": partner,
+                    "email_to": email_to,
+                    "lang": partner.lang or self._record_lang(record) or default_lang,
+                    "mail_server_id": scenario.mail_server_id.id or False,
+                }
+            )
+        return envelopes
+
+    @api.model
+    def _record_lang(self, record):
+        """The language a record without a contact asks for (a lead's language, say)."""
+        if "lang" in record._fields and record._fields["lang"].type in ("char", "selection"):
+            return record.lang
+        if "lang_code" in record._fields:
+            return record.lang_code
+        return False
+
+    # ------------------------------------------------------------------
+    # Rendering
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _render(self, envelopes):
+        """Render subject, body, sender and reply-to in batch: once per template and
+        language. A template that fails is retried record by record, so only the records
+        it fails on are failed."""
+        groups = defaultdict(list)
+        for envelope in envelopes:
+            template = envelope["trace"].step_id.mail_template_id
+            # A template with its own language expression decides; otherwise the recipient's.
+            lang = False if template.lang else envelope["lang"]
+            groups[template, lang].append(envelope)
+        for (template, lang), group in groups.items():
+            try:
+                rendered = self._render_template(template, lang, [e["record"].id for e in group])
+            except Exception:  # noqa: BLE001 - isolate the records the template fails on
+                rendered = {}
+                for envelope in group:
+                    try:
+                        rendered.update(self._render_template(template, lang, [envelope["record"].id]))
+                    except Exception as error:  # noqa: BLE001
+                        envelope["trace"]._finish("failed", "render_error", str(error))
+            for envelope in group:
+                values = rendered.get(envelope["record"].id)
+                if values:
+                    envelope.update(values)
+
+    @api.model
+    def _render_template(self, template, lang, res_ids):
+        template = template.sudo()
+        compute_lang = not lang
+        results = defaultdict(dict)
+        for field in ("subject", "body_html", "email_from", "reply_to"):
+            for res_id, value in template._render_field(
+                field, res_ids, compute_lang=compute_lang, set_lang=lang
+            ).items():
+                results[res_id][field] = value
+        return results
+
+    # ------------------------------------------------------------------
+    # Sending
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _default_email_from(self, envelope):
+        company = envelope["trace"].scenario_id.company_id
+        return company.email_formatted or self.env["ir.mail_server"]._get_default_from_address()
+
+    @api.model
+    def _prepare_headers(self, envelope):
+        """Headers added to every e-mail; the trace id lets replies and webhooks find it."""
+        trace = envelope["trace"]
+        headers = {"X-Odoo-Automation-Trace": str(trace.id)}
+        if trace.scenario_id.is_test_mode:
+            headers["X-Odoo-Automation-Test"] = "1"
+        return headers
+
+    @api.model
+    def _build_message(self, envelope):
+        trace = envelope["trace"]
+        IrMailServer = self.env["ir.mail_server"].sudo()
+        subject = envelope.get("subject") or ""
+        if trace.scenario_id.is_test_mode:
+            subject = self.env._("[TEST] %(subject)s", subject=subject)
+        body = envelope.get("body_html") or ""
+        object_id = f"{trace.res_id}-{trace.res_model}"
+        return IrMailServer.build_email(
+            email_from=envelope["email_from"],
+            email_to=[envelope["email_to"]],
+            subject=subject,
+            body=body,
+            body_alternative=tools.html2plaintext(body),
+            reply_to=envelope.get("reply_to") or False,
+            message_id=tools.mail.generate_tracking_message_id(object_id),
+            object_id=object_id,
+            subtype="html",
+            headers=self._prepare_headers(envelope),
+        )
+
+    @api.model
+    def _send_with_server(self, mail_server_id, envelopes, max_attempts, auto_commit):
+        """Send `envelopes` over one SMTP session; commit after each accepted e-mail."""
+        IrMailServer = self.env["ir.mail_server"].sudo()
+        Trace = self.env["email.automation.trace"]
+        try:
+            smtp = IrMailServer.connect(mail_server_id=mail_server_id)
+        except Exception as error:  # noqa: BLE001 - a server that does not answer is retried later
+            _logger.warning("E-mail automation: cannot connect to the mail server: %s", error)
+            Trace.union(*(e["trace"] for e in envelopes))._retry_later("smtp_transient", str(error), max_attempts)
+            return
+        try:
+            for envelope in envelopes:
+                trace = envelope["trace"]
+                message = self._build_message(envelope)
+                try:
+                    IrMailServer.send_email(message, mail_server_id=mail_server_id, smtp_session=smtp)
+                except Exception as error:  # noqa: BLE001 - classified below, never lost
+                    detail = str(error.args[1] if isinstance(error, MailDeliveryException) else error)
+                    if classify_smtp_error(error):
+                        trace._retry_later("smtp_transient", detail, max_attempts)
+                        if isinstance(error, TRANSIENT_ERRORS):
+                            # The session is gone: the rest of the batch goes back to the queue.
+                            rest = envelopes[envelopes.index(envelope) + 1 :]
+                            Trace.union(*(e["trace"] for e in rest))._retry_later("smtp_transient", detail, max_attempts)
+                            break
+                    else:
+                        trace._finish("failed", "smtp_permanent", detail)
+                    continue
+                now = fields.Datetime.now()
+                trace.write(
+                    {
+                        "state": "sent",
+                        "reason": False,
+                        "reason_detail": False,
+                        "sent_at": now,
+                        "processed_at": now,
+                        "message_id": message["Message-Id"],
+                        "email_to": envelope["email_to"],
+                        "is_test": trace.scenario_id.is_test_mode,
+                    }
+                )
+                envelope["message_id"] = message["Message-Id"]
+                if auto_commit:
+                    # The e-mail left: make it known before the next one, so a crash now
+                    # cannot send it again.
+                    self.env.cr.commit()
+        finally:
+            if smtp:
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    # The server may have closed the session already (a 421 reply does).
+                    smtp.quit()
+
+    # ------------------------------------------------------------------
+    # Chatter
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _log_in_chatter(self, traces, envelopes=None):
+        """Log the sent e-mails on their records, in one batch. Without the rendered
+        envelope (a recovered claim) the log names the step instead of the body."""
+        envelopes = envelopes or {}
+        traces = traces.filtered(lambda t: not t.mail_message_id)
+        if not traces:
+            return
+        subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
+        vals_list = []
+        for trace in traces:
+            envelope = envelopes.get(trace.id, {})
+            body = envelope.get("body_html") or Markup("<p>%s</p>") % self.env._(
+                "E-mail of step “%(step)s” sent by scenario “%(scenario)s”.",
+                step=trace.step_id.name,
+                scenario=trace.scenario_id.name,
+            )
+            vals_list.append(
+                {
+                    "model": trace.res_model,
+                    "res_id": trace.res_id,
+                    "message_type": "email_outgoing",
+                    "subtype_id": subtype_id,
+                    "body": body,
+                    "subject": envelope.get("subject") or trace.step_id.name,
+                    "email_from": envelope.get("email_from") or False,
+                    "author_id": trace.scenario_id.company_id.partner_id.id,
+                    "partner_ids": [(6, 0, trace.partner_id.ids)],
+                    "message_id": trace.message_id,
+                    "is_internal": False,
+                }
+            )
+        # sudo: logging on the record is the queue's job; the cron user may not follow it.
+        messages = self.env["mail.message"].sudo().create(vals_list)
+        for trace, message in zip(traces, messages, strict=True):
+            trace.mail_message_id = message

@@ -1,0 +1,99 @@
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+from odoo import api, fields, models, modules
+
+_logger = logging.getLogger(__name__)
+
+# A cron run stops starting new batches after this many seconds and reports what is left,
+# so that Odoo runs it again at once instead of hitting the cron time limit mid-batch.
+CRON_TIME_BUDGET = 240
+
+
+class EmailAutomationQueue(models.AbstractModel):
+    _name = "email.automation.queue"
+    _description = "E-mail Automation Queue"
+
+    @api.model
+    def _setting(self, key, default):
+        return int(self.env["ir.config_parameter"].sudo().get_param(f"crm_email_automation.{key}", default))
+
+    @api.model
+    def _cron_process_queue(self):
+        # Commit between batches in the cron, never inside a test transaction.
+        self._process_queue(auto_commit=not modules.module.current_test, time_budget=CRON_TIME_BUDGET)
+
+    @api.model
+    def _process_queue(self, auto_commit=False, time_budget=None):
+        """Enrol what triggers queued, run time triggers, recover stale claims, then
+        process the due traces. Returns counts for the caller to report."""
+        enrolled = self._process_enrolments()
+        enrolled += self._run_time_triggers()
+        if auto_commit:
+            self.env.cr.commit()
+        stale_after = timedelta(minutes=self._setting("stale_claim_minutes", 30))
+        self.env["email.automation.trace"]._recover_stale_claims(stale_after)
+        processed = self._process_due_traces(auto_commit=auto_commit, time_budget=time_budget)
+        return {"enrolled": enrolled, "processed": processed}
+
+    @api.model
+    def _process_enrolments(self, limit=5000):
+        """Enrol the records the create/write triggers queued, per scenario in batch."""
+        Enrolment = self.env["email.automation.enrolment"].sudo()
+        requests = Enrolment.search([], limit=limit)
+        by_scenario = defaultdict(dict)
+        for request in requests:
+            # The earliest trigger of a record counts when it fired several times.
+            by_scenario[request.scenario_id].setdefault(request.res_id, request.triggered_at)
+        enrolled = 0
+        for scenario, triggered_at in by_scenario.items():
+            enrolled += len(scenario._enrol(list(triggered_at), triggered_at=triggered_at))
+        requests.unlink()
+        return enrolled
+
+    @api.model
+    def _run_time_triggers(self):
+        now = fields.Datetime.now()
+        scenarios = self.env["email.automation.scenario"].sudo().search(
+            [("state", "=", "running"), ("trigger", "in", ("on_date", "on_inactivity"))]
+        )
+        return sum(len(scenario._enrol_time_triggered(now)) for scenario in scenarios)
+
+    @api.model
+    def _process_due_traces(self, batch_size=None, auto_commit=False, time_budget=None):
+        """Claim and process due traces batch after batch until none is due (or the time
+        budget is spent). Returns how many traces were processed."""
+        Trace = self.env["email.automation.trace"].sudo()
+        batch_size = batch_size or self._setting("batch_size", 200)
+        cron = self.env.ref("crm_email_automation.ir_cron_process_queue", raise_if_not_found=False)
+        started = time.monotonic()
+        done = 0
+        while True:
+            if auto_commit:
+                # The claim runs in a transaction of its own, in READ COMMITTED: under Odoo's
+                # REPEATABLE READ, a row another worker claimed after our snapshot would raise
+                # a serialization failure instead of being skipped.
+                self.env.cr.commit()
+                self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            traces = Trace._claim_due(batch_size)
+            if not traces:
+                break
+            if auto_commit:
+                # The claim must be visible to other workers before any e-mail leaves.
+                self.env.cr.commit()
+            traces._process(auto_commit=auto_commit)
+            if auto_commit:
+                self.env.cr.commit()
+            done += len(traces)
+            if time_budget and time.monotonic() - started > time_budget:
+                if cron:
+                    remaining = Trace.search_count(
+                        [("state", "=", "scheduled"), ("scheduled_at", "<=", fields.Datetime.now())]
+                    )
+                    cron._notify_progress(done=done, remaining=remaining)
+                break
+        if done:
+            _logger.info("E-mail automation: processed %s trace(s)", done)
+        return done

@@ -1,0 +1,305 @@
+import logging
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+TRACE_REASONS = [
+    # skipped
+    ("record_deleted", "Record deleted"),
+    ("condition_false", "Step condition not met"),
+    ("no_recipient", "No recipient"),
+    ("invalid_email", "Invalid e-mail address"),
+    ("holdout", "Holdout participant"),
+    # cancelled
+    ("goal_reached", "Goal reached"),
+    ("parent_not_done", "Previous step not done"),
+    ("scenario_stopped", "Scenario stopped"),
+    ("end_step", "Ended by a step"),
+    ("manual", "Cancelled by hand"),
+    # deferred or failed
+    ("smtp_transient", "Temporary delivery error"),
+    ("smtp_permanent", "Delivery refused"),
+    ("render_error", "Template error"),
+    ("activity_error", "Activity error"),
+    ("retries_exhausted", "Too many delivery attempts"),
+]
+
+
+class EmailAutomationTrace(models.Model):
+    _name = "email.automation.trace"
+    _description = "E-mail Automation Trace"
+    _order = "scheduled_at desc, id desc"
+    _rec_name = "step_id"
+
+    participant_id = fields.Many2one("email.automation.participant", required=True, ondelete="cascade", index=True)
+    step_id = fields.Many2one("email.automation.step", required=True, ondelete="cascade", index=True)
+    scenario_id = fields.Many2one(related="participant_id.scenario_id", store=True, index=True)
+    company_id = fields.Many2one(related="participant_id.company_id", store=True, index=True)
+    res_model = fields.Char(related="participant_id.res_model", string="Document Model")
+    res_id = fields.Many2oneReference(related="participant_id.res_id", model_field="res_model", string="Document ID")
+    record_name = fields.Char(related="participant_id.record_name", string="Document")
+    partner_id = fields.Many2one(related="participant_id.partner_id", string="Contact")
+    action_type = fields.Selection(related="step_id.action_type")
+    state = fields.Selection(
+        [
+            ("scheduled", "Scheduled"),
+            ("processing", "Processing"),
+            ("sent", "Sent"),
+            ("skipped", "Skipped"),
+            ("failed", "Failed"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="scheduled",
+        required=True,
+        index=True,
+    )
+    reason = fields.Selection(TRACE_REASONS, readonly=True)
+    reason_detail = fields.Text(string="Details", readonly=True)
+    scheduled_at = fields.Datetime(string="Due At", required=True, default=fields.Datetime.now)
+    claimed_at = fields.Datetime(readonly=True, copy=False)
+    processed_at = fields.Datetime(readonly=True, copy=False)
+    attempt_count = fields.Integer(string="Attempts", readonly=True, default=0)
+    is_test = fields.Boolean(string="Test", readonly=True, help="Sent to the scenario's test address.")
+    email_to = fields.Char(string="Sent To", readonly=True)
+    message_id = fields.Char(string="Message-ID", readonly=True, index="btree_not_null", copy=False)
+    mail_message_id = fields.Many2one("mail.message", string="Logged Message", readonly=True, ondelete="set null")
+    sent_at = fields.Datetime(readonly=True)
+    delivered_at = fields.Datetime(readonly=True)
+    opened_at = fields.Datetime(readonly=True)
+    clicked_at = fields.Datetime(readonly=True)
+    replied_at = fields.Datetime(readonly=True)
+    bounced_at = fields.Datetime(readonly=True)
+
+    _sql_constraints = [
+        (
+            "participant_step_uniq",
+            "unique(participant_id, step_id)",
+            "A participant goes through each step of its scenario only once.",
+        ),
+    ]
+
+    def init(self):
+        # Serves the queue's claim: "scheduled traces due before now, oldest first". Not-due
+        # and finished traces stay out of the index, so the claim cost does not grow with them.
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS email_automation_trace_due_idx
+                ON email_automation_trace (scheduled_at, id)
+             WHERE state = 'scheduled'
+            """
+        )
+        # Serves the recovery of e-mails a dead worker sent but did not log (normally none).
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS email_automation_trace_unlogged_idx
+                ON email_automation_trace (claimed_at)
+             WHERE state = 'sent' AND message_id IS NOT NULL AND mail_message_id IS NULL
+            """
+        )
+        # Serves the recovery of claims left behind by a worker that died.
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS email_automation_trace_processing_idx
+                ON email_automation_trace (claimed_at)
+             WHERE state = 'processing'
+            """
+        )
+
+    # ------------------------------------------------------------------
+    # Queue claims
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _claim_due(self, limit, now=None):
+        """Claim up to `limit` due traces of running scenarios for this worker.
+
+        Rows another worker holds are skipped (SKIP LOCKED), so two workers never claim the
+        same trace. The caller commits the claim before any outside call.
+        """
+        now = now or fields.Datetime.now()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE email_automation_trace trace
+                   SET state = 'processing', claimed_at = %(now)s, attempt_count = trace.attempt_count + 1
+                 WHERE trace.id IN (
+                        SELECT due.id
+                          FROM email_automation_trace due
+                          JOIN email_automation_scenario scenario ON scenario.id = due.scenario_id
+                         WHERE due.state = 'scheduled'
+                           AND due.scheduled_at <= %(now)s
+                           AND scenario.state = 'running'
+                      ORDER BY due.scheduled_at, due.id
+                         LIMIT %(limit)s
+                           FOR UPDATE OF due SKIP LOCKED
+                 )
+             RETURNING trace.id
+                """,
+                now=now,
+                limit=limit,
+            )
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        self.invalidate_model(["state", "claimed_at", "attempt_count"])
+        return self.browse(sorted(ids))
+
+    @api.model
+    def _recover_stale_claims(self, older_than):
+        """Give back traces claimed by a worker that died before finishing them.
+
+        A trace whose e-mail was already accepted (it has its Message-ID) is sent, not sent
+        again; the others return to the queue. E-mails the dead worker sent but had not
+        logged in the chatter yet are logged now.
+        """
+        deadline = fields.Datetime.now() - older_than
+        stale = self.search([("state", "=", "processing"), ("claimed_at", "<", deadline)])
+        accepted = stale.filtered("message_id")
+        accepted.write({"state": "sent"})
+        (stale - accepted).write({"state": "scheduled"})
+        unlogged = self.search(
+            [
+                ("state", "=", "sent"),
+                ("message_id", "!=", False),
+                ("mail_message_id", "=", False),
+                ("claimed_at", "<", deadline),
+            ]
+        )
+        self.env["email.automation.mail.sender"]._log_in_chatter(unlogged)
+        if stale:
+            _logger.warning(
+                "E-mail automation: recovered %s stale claim(s), %s already sent", len(stale), len(accepted)
+            )
+            accepted.participant_id._schedule_next_steps(accepted)
+        return stale
+
+    # ------------------------------------------------------------------
+    # Processing of claimed traces
+    # ------------------------------------------------------------------
+
+    def _process(self, auto_commit=False):
+        """Decide and execute the claimed traces `self`, in batch.
+
+        Each trace ends sent, skipped, failed, cancelled (with a reason), or back in the
+        queue with a later due date when a transient error is retried.
+        """
+        traces = self._skip_or_cancel_unfit()
+        mails = traces.filtered(lambda t: t.step_id.action_type == "mail")
+        if mails:
+            self.env["email.automation.mail.sender"]._send_traces(mails, auto_commit=auto_commit)
+        traces.filtered(lambda t: t.step_id.action_type == "activity")._execute_activities()
+        traces.filtered(lambda t: t.step_id.action_type == "end")._execute_end_steps()
+        done = self.filtered(lambda t: t.state == "sent")
+        self.participant_id._schedule_next_steps(done)
+        self._cancel_children_of_unfinished()
+        self.participant_id._complete_finished()
+
+    def _skip_or_cancel_unfit(self):
+        """Record why traces must not run (record gone, goal reached, condition false, no
+        recipient), one query per scenario or step; return the traces that may run."""
+        runnable = self.browse()
+        for scenario in self.scenario_id:
+            traces = self.filtered(lambda t, s=scenario: t.scenario_id == s)
+            Model = self.env[scenario.model_name].sudo()
+            existing_ids = set(Model.browse(traces.mapped("res_id")).exists().ids)
+            gone = traces.filtered(lambda t, ids=existing_ids: t.res_id not in ids)
+            gone._finish("skipped", "record_deleted")
+            gone.participant_id._end("exited", "record_deleted")
+            traces -= gone
+            goal = scenario._parse_domain("goal_domain", scenario.model_name)
+            if goal and traces:
+                reached_ids = set(
+                    Model.search(goal + [("id", "in", traces.mapped("res_id"))]).ids
+                )
+                converted = traces.filtered(lambda t, ids=reached_ids: t.res_id in ids)
+                converted._finish("cancelled", "goal_reached")
+                converted.participant_id._end("converted", "goal_reached")
+                traces -= converted
+            for step in traces.step_id:
+                step_traces = traces.filtered(lambda t, s=step: t.step_id == s)
+                condition = step._parse_condition()
+                if not condition:
+                    continue
+                matching = set(Model.search(condition + [("id", "in", step_traces.mapped("res_id"))]).ids)
+                step_traces.filtered(lambda t, ids=matching: t.res_id not in ids)._finish("skipped", "condition_false")
+            runnable |= traces
+        holdouts = runnable.filtered(lambda t: t.participant_id.is_holdout and t.step_id.action_type == "mail")
+        holdouts._finish("skipped", "holdout")
+        return runnable.filtered(lambda t: t.state == "processing")
+
+    def _finish(self, state, reason=False, detail=False):
+        if self:
+            self.write(
+                {"state": state, "reason": reason, "reason_detail": detail, "processed_at": fields.Datetime.now()}
+            )
+
+    def _retry_later(self, reason, detail, max_attempts, base_delay_minutes=5):
+        """Put transient failures back in the queue with exponential backoff, or fail them
+        for good once they used up their attempts."""
+        exhausted = self.filtered(lambda t: t.attempt_count >= max_attempts)
+        exhausted._finish("failed", "retries_exhausted", detail)
+        now = fields.Datetime.now()
+        for trace in self - exhausted:
+            delay = timedelta(minutes=base_delay_minutes * 2 ** (trace.attempt_count - 1))
+            trace.write(
+                {"state": "scheduled", "scheduled_at": now + delay, "reason": reason, "reason_detail": detail}
+            )
+
+    def _execute_activities(self):
+        for trace in self:
+            step = trace.step_id
+            record = self.env[trace.res_model].browse(trace.res_id)
+            user = record[step.activity_user_field] if step.activity_user_field in record._fields else False
+            if not (user and user._name == "res.users"):
+                user = trace.scenario_id.create_uid
+            try:
+                with self.env.cr.savepoint():
+                    record.activity_schedule(
+                        activity_type_id=step.activity_type_id.id,
+                        summary=step.activity_summary or False,
+                        note=step.activity_note or False,
+                        user_id=user.id,
+                        date_deadline=fields.Date.context_today(record) + timedelta(days=step.activity_deadline_days),
+                    )
+            except Exception as error:  # noqa: BLE001 - one bad record must not stop the batch
+                trace._finish("failed", "activity_error", str(error))
+                continue
+            trace._finish("sent")
+            trace.sent_at = trace.processed_at
+
+    def _execute_end_steps(self):
+        self._finish("sent")
+        self.participant_id._end("completed", "end_step")
+
+    def _cancel_children_of_unfinished(self):
+        """Steps after a skipped or failed step will not run: say so on their participants."""
+        unfinished = self.filtered(lambda t: t.state in ("skipped", "failed"))
+        participants = unfinished.participant_id.filtered(lambda p: p.state == "running")
+        for participant in participants:
+            steps = unfinished.filtered(lambda t, p=participant: t.participant_id == p).step_id
+            children = steps.child_ids
+            if children and not (participant.trace_ids.step_id & children):
+                # Create the child traces as cancelled so the history shows why they never ran.
+                self.sudo().create(
+                    [
+                        {
+                            "participant_id": participant.id,
+                            "step_id": child.id,
+                            "state": "cancelled",
+                            "reason": "parent_not_done",
+                            "processed_at": fields.Datetime.now(),
+                        }
+                        for child in children
+                    ]
+                )
+
+    def action_cancel(self):
+        self.filtered(lambda t: t.state == "scheduled")._finish("cancelled", "manual")
+
+    def action_retry(self):
+        self.filtered(lambda t: t.state == "failed").write(
+            {"state": "scheduled", "scheduled_at": fields.Datetime.now(), "reason": False, "reason_detail": False}
+        )

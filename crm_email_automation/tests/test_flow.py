@@ -1,0 +1,179 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+from psycopg2 import IntegrityError
+
+from odoo import fields
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import EmailAutomationCommon
+
+
+@tagged("post_install", "-at_install")
+class TestFlow(EmailAutomationCommon):
+    def two_step_scenario(self, **values):
+        return self.create_scenario(
+            "sale.order",
+            steps=[
+                {"name": "Reminder", "trigger_type": "begin"},
+                {
+                    "name": "Second reminder",
+                    "trigger_type": "after_parent",
+                    "delay": 3,
+                    "delay_unit": "days",
+                    "condition_domain": "[('state', 'in', ['draft', 'sent'])]",
+                },
+            ],
+            category="marketing",
+            goal_domain="[('state', '=', 'sale')]",
+            **values,
+        )
+
+    def test_second_step_waits_its_delay_after_the_first(self):
+        scenario = self.two_step_scenario()
+        first, second = scenario.step_ids.sorted("sequence")
+        self.assertEqual(second.parent_id, first, "a step after the previous step follows the one listed before it")
+        order = self.create_order(self.partner_pl)
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            scenario._enrol(order.ids)
+            self.run_queue()
+        self.assertSentTo("jan@example.pl", 1)
+        second_trace = scenario.participant_ids.trace_ids.filtered(lambda t: t.step_id == second)
+        self.assertEqual(second_trace.state, "scheduled")
+        self.assertEqual(second_trace.scheduled_at, now + timedelta(days=3))
+        with freeze_time(now + timedelta(days=2, hours=23)):
+            self.run_queue()
+        self.assertSentTo("jan@example.pl", 1)
+        with freeze_time(now + timedelta(days=3, minutes=1)):
+            self.run_queue()
+        self.assertSentTo("jan@example.pl", 2)
+        self.assertEqual(scenario.participant_ids.state, "completed")
+
+    def test_goal_reached_converts_and_cancels_the_pending_steps(self):
+        scenario = self.two_step_scenario()
+        order = self.create_order(self.partner_en)
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            scenario._enrol(order.ids)
+            self.run_queue()
+        order.action_confirm()
+        with freeze_time(now + timedelta(days=4)):
+            self.run_queue()
+        participant = scenario.participant_ids
+        self.assertEqual(participant.state, "converted")
+        self.assertEqual(participant.exit_reason, "goal_reached")
+        second = participant.trace_ids.filtered(lambda t: t.step_id.name == "Second reminder")
+        self.assertEqual((second.state, second.reason), ("cancelled", "goal_reached"))
+        self.assertSentTo("john@example.com", 1)
+
+    def test_false_condition_skips_with_reason_and_cancels_what_follows(self):
+        scenario = self.create_scenario(
+            "sale.order",
+            steps=[
+                {"name": "Only for quotations", "trigger_type": "begin", "condition_domain": "[('state', '=', 'draft')]"},
+                {"name": "Follow-up", "trigger_type": "after_parent", "delay": 1},
+            ],
+        )
+        order = self.create_order(self.partner_en)
+        scenario._enrol(order.ids)
+        order.action_quotation_sent()  # no longer a draft when the step is due
+        self.run_queue()
+        traces = scenario.participant_ids.trace_ids
+        first = traces.filtered(lambda t: t.step_id.name == "Only for quotations")
+        follow_up = traces.filtered(lambda t: t.step_id.name == "Follow-up")
+        self.assertEqual((first.state, first.reason), ("skipped", "condition_false"))
+        self.assertEqual((follow_up.state, follow_up.reason), ("cancelled", "parent_not_done"))
+        self.assertEqual(scenario.participant_ids.state, "completed")
+        self.assertFalse(self.smtp.messages)
+
+    def test_deleted_record_skips_and_exits(self):
+        scenario = self.create_scenario()
+        partner = self.env["res.partner"].create({"name": "Gone", "email": "gone@example.com"})
+        scenario._enrol(partner.ids)
+        partner.unlink()
+        self.run_queue()
+        participant = scenario.participant_ids
+        self.assertEqual((participant.state, participant.exit_reason), ("exited", "record_deleted"))
+        self.assertEqual(participant.trace_ids.reason, "record_deleted")
+        self.assertFalse(self.smtp.messages)
+
+    def test_end_step_completes_the_participant(self):
+        scenario = self.create_scenario(
+            steps=[
+                {"name": "Stop here", "trigger_type": "begin", "action_type": "end", "mail_template_id": False},
+                {"name": "Never", "trigger_type": "after_parent", "delay": 1},
+            ]
+        )
+        scenario._enrol(self.partner_en.ids)
+        self.run_queue()
+        self.assertEqual(scenario.participant_ids.state, "completed")
+        self.assertEqual(scenario.participant_ids.exit_reason, "end_step")
+        self.assertFalse(self.smtp.messages)
+
+    def test_reentry_once_per_record(self):
+        scenario = self.create_scenario(reentry_policy="once")
+        self.assertEqual(len(scenario._enrol(self.partner_en.ids)), 1)
+        self.run_queue()
+        self.assertFalse(scenario._enrol(self.partner_en.ids), "once means once, even after completion")
+
+    def test_reentry_once_per_period(self):
+        scenario = self.create_scenario(reentry_policy="period", reentry_days=30)
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            scenario._enrol(self.partner_en.ids)
+            self.run_queue()
+        with freeze_time(now + timedelta(days=29)):
+            self.assertFalse(scenario._enrol(self.partner_en.ids))
+        with freeze_time(now + timedelta(days=31)):
+            self.assertEqual(len(scenario._enrol(self.partner_en.ids)), 1)
+            self.run_queue()
+        self.assertSentTo("john@example.com", 2)
+
+    def test_reentry_every_time_but_never_twice_at_once(self):
+        scenario = self.create_scenario(
+            reentry_policy="always",
+            steps=[{"name": "Later", "trigger_type": "begin", "delay": 1, "delay_unit": "hours"}],
+        )
+        self.assertEqual(len(scenario._enrol(self.partner_en.ids)), 1)
+        self.assertFalse(scenario._enrol(self.partner_en.ids), "still running: no second participation")
+        with freeze_time(fields.Datetime.now() + timedelta(hours=2)):
+            self.run_queue()
+            self.assertEqual(len(scenario._enrol(self.partner_en.ids)), 1)
+        self.assertEqual(len(scenario.participant_ids), 2)
+
+    def test_duplicates_are_refused_by_the_database(self):
+        scenario = self.create_scenario()
+        participant = scenario._enrol(self.partner_en.ids)
+        with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.env.cr.savepoint():
+            self.env["email.automation.participant"].create({"scenario_id": scenario.id, "res_id": self.partner_en.id})
+        with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.env.cr.savepoint():
+            self.env["email.automation.trace"].create(
+                {"participant_id": participant.id, "step_id": scenario.step_ids.id}
+            )
+
+    def test_paused_scenario_holds_its_queue_and_stopped_cancels_it(self):
+        scenario = self.create_scenario()
+        scenario._enrol(self.partner_en.ids)
+        scenario.action_pause()
+        self.run_queue()
+        self.assertFalse(self.smtp.messages)
+        self.assertEqual(scenario.participant_ids.trace_ids.state, "scheduled")
+        scenario.action_start()
+        scenario._enrol(self.partner_pl.ids)
+        scenario.action_pause()
+        scenario.action_stop()
+        self.run_queue()
+        self.assertFalse(self.smtp.messages)
+        self.assertEqual(set(scenario.participant_ids.mapped("state")), {"cancelled"})
+        self.assertEqual(set(scenario.participant_ids.trace_ids.mapped("reason")), {"scenario_stopped"})
+
+    def test_company_of_the_scenario_limits_its_records(self):
+        other_company = self.env["res.company"].create({"name": "Other Co"})
+        scenario = self.create_scenario("sale.order")
+        ours = self.create_order(self.partner_en)
+        theirs = self.create_order(self.partner_pl, company_id=other_company.id)
+        scenario._enrol((ours | theirs).ids)
+        self.assertEqual(scenario.participant_ids.res_id, ours.id)
+        self.assertEqual(scenario.participant_ids.company_id, self.env.company)
