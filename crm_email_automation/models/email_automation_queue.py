@@ -22,8 +22,13 @@ class EmailAutomationQueue(models.AbstractModel):
 
     @api.model
     def _cron_process_queue(self):
-        # Commit between batches in the cron, never inside a test transaction.
-        self._process_queue(auto_commit=not modules.module.current_test, time_budget=CRON_TIME_BUDGET)
+        self._run_queue()
+
+    @api.model
+    def _run_queue(self):
+        """Process the queue as the cron does: committing after each e-mail accepted, so
+        that nothing is sent twice; never inside a test transaction."""
+        return self._process_queue(auto_commit=not modules.module.current_test, time_budget=CRON_TIME_BUDGET)
 
     @api.model
     def _process_queue(self, auto_commit=False, time_budget=None):

@@ -1,4 +1,5 @@
-from collections import namedtuple
+import zlib
+from collections import defaultdict, namedtuple
 from datetime import timedelta
 
 from odoo import api, fields, models, tools
@@ -150,6 +151,12 @@ class EmailAutomationScenario(models.Model):
         help="Whether a record can enter again once its previous participation has ended.",
     )
     reentry_days = fields.Integer(string="Re-entry Period (days)", default=30)
+    holdout_percent = fields.Integer(
+        string="Holdout (%)",
+        default=0,
+        help="This share of the enrolled records receives no e-mail, so that the conversions of "
+        "the others can be compared with theirs.",
+    )
     recipient_field_id = fields.Many2one(
         "ir.model.fields",
         string="Recipient Field",
@@ -188,20 +195,20 @@ class EmailAutomationScenario(models.Model):
 
     @api.depends("participant_ids")
     def _compute_statistics(self):
-        participants = dict.fromkeys(self.ids, {})
-        traces = dict.fromkeys(self.ids, {})
+        participants = defaultdict(dict)
+        traces = defaultdict(dict)
         if self.ids:
             for scenario, state, count in self.env["email.automation.participant"]._read_group(
                 [("scenario_id", "in", self.ids)], ["scenario_id", "state"], ["__count"]
             ):
-                participants[scenario.id] = {**participants[scenario.id], state: count}
+                participants[scenario.id][state] = count
             for scenario, state, count in self.env["email.automation.trace"]._read_group(
                 [("scenario_id", "in", self.ids)], ["scenario_id", "state"], ["__count"]
             ):
-                traces[scenario.id] = {**traces[scenario.id], state: count}
+                traces[scenario.id][state] = count
         for scenario in self:
-            by_state = participants.get(scenario.id) or {}
-            trace_states = traces.get(scenario.id) or {}
+            by_state = participants[scenario.id]
+            trace_states = traces[scenario.id]
             scenario.participant_count = sum(by_state.values())
             scenario.running_count = by_state.get("running", 0)
             scenario.converted_count = by_state.get("converted", 0)
@@ -287,6 +294,11 @@ class EmailAutomationScenario(models.Model):
         for scenario in self:
             if scenario.reentry_policy == "period" and scenario.reentry_days <= 0:
                 raise ValidationError(self.env._("Re-entry Period (days): the period must be positive."))
+
+    @api.constrains("holdout_percent")
+    def _check_holdout_percent(self):
+        if any(not 0 <= scenario.holdout_percent <= 100 for scenario in self):
+            raise ValidationError(self.env._("Holdout (%): choose a share between 0 and 100."))
 
     @api.constrains("recipient_field_id", "model_id")
     def _check_recipient_field(self):
@@ -437,7 +449,7 @@ class EmailAutomationScenario(models.Model):
         """Process the queue now instead of waiting for the scheduled action."""
         if not self.env.user.has_group("crm_email_automation.group_manager"):
             raise UserError(self.env._("Only e-mail automation managers can run the queue by hand."))
-        result = self.env["email.automation.queue"]._process_queue(auto_commit=False)
+        result = self.env["email.automation.queue"]._run_queue()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -513,6 +525,7 @@ class EmailAutomationScenario(models.Model):
                         "res_id": record.id,
                         "partner_id": partners.get(record.id, False),
                         "enrolled_at": triggered_at.get(record.id) or now,
+                        "is_holdout": self._is_holdout(record.id),
                     }
                     for record in records
                 ]
@@ -520,6 +533,11 @@ class EmailAutomationScenario(models.Model):
         )
         participants._schedule_steps(self.step_ids.filtered(lambda s: not s.parent_id))
         return participants
+
+    def _is_holdout(self, res_id):
+        """Whether the record belongs to the holdout share: a stable hash, so that the same
+        record falls on the same side each time it enters."""
+        return zlib.crc32(f"{self.id}-{res_id}".encode()) % 100 < self.holdout_percent
 
     def _filter_reentry(self, res_ids, now):
         """Drop the ids the re-entry policy keeps out (one query for the batch)."""

@@ -3,6 +3,7 @@ from unittest.mock import patch
 
 from odoo import Command
 from odoo.addons.base.models import ir_mail_server
+from odoo.modules import module as odoo_module
 from odoo.tests import TransactionCase, new_test_user
 
 from .smtp_server import SmtpServer
@@ -27,6 +28,9 @@ class EmailAutomationCommon(TransactionCase):
         cls.smtp = SmtpServer().start()
         cls.addClassCleanup(cls.smtp.stop)
         cls.startClassPatcher(real_smtp_patch())
+        # Odoo's own test runner marks the running test; pytest-odoo does not on 18.0. The
+        # module relies on the mark to never commit inside a test transaction.
+        cls.startClassPatcher(patch.object(odoo_module, "current_test", True))
         cls.env["ir.mail_server"].search([]).active = False
         cls.mail_server = cls.env["ir.mail_server"].create(
             {

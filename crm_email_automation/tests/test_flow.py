@@ -4,6 +4,7 @@ from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -177,3 +178,26 @@ class TestFlow(EmailAutomationCommon):
         scenario._enrol((ours | theirs).ids)
         self.assertEqual(scenario.participant_ids.res_id, ours.id)
         self.assertEqual(scenario.participant_ids.company_id, self.env.company)
+
+    def test_holdout_share_receives_nothing_but_stays_measured(self):
+        everyone = self.create_scenario(holdout_percent=100)
+        everyone._enrol((self.partner_en | self.partner_pl).ids)
+        self.run_queue()
+        self.assertFalse(self.smtp.messages)
+        self.assertTrue(all(everyone.participant_ids.mapped("is_holdout")))
+        self.assertEqual(set(everyone.participant_ids.trace_ids.mapped("reason")), {"holdout"})
+        nobody = self.create_scenario(holdout_percent=0, name="No holdout")
+        nobody._enrol(self.partner_en.ids)
+        self.run_queue()
+        self.assertFalse(nobody.participant_ids.is_holdout)
+        self.assertSentTo("john@example.com", 1)
+
+    def test_run_due_steps_now_is_for_managers(self):
+        scenario = self.create_scenario()
+        scenario._enrol(self.partner_en.ids)
+        with self.assertRaises(UserError):
+            scenario.with_user(self.user_user).action_run_due_steps()
+        self.assertFalse(self.smtp.messages)
+        result = scenario.with_user(self.user_manager).action_run_due_steps()
+        self.assertIn("1 step(s) processed", result["params"]["message"])
+        self.assertSentTo("john@example.com", 1)
