@@ -73,7 +73,7 @@ class EmailAutomationMailSender(models.AbstractModel):
             # sudo: the queue renders for the scenario, not for whoever owns the record.
             for record in self.env[scenario.model_name].sudo().browse(scenario_traces.mapped("res_id")):
                 records[scenario.model_name, record.id] = record
-        default_lang = self.env["res.lang"]._get_data(code=self.env.company.partner_id.lang).code or "en_US"
+        default_lang = self.env.company.partner_id.lang or "en_US"
         for trace in traces:
             scenario = trace.scenario_id
             record = records[scenario.model_name, trace.res_id]

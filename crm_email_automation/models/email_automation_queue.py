@@ -44,6 +44,11 @@ class EmailAutomationQueue(models.AbstractModel):
         return {"enrolled": enrolled, "processed": processed}
 
     @api.model
+    def _notify_cron_progress(self, done, remaining):
+        if self.env.context.get("ir_cron_progress_id"):
+            self.env.ref("crm_email_automation.ir_cron_process_queue")._notify_progress(done=done, remaining=remaining)
+
+    @api.model
     def _process_enrolments(self, limit=5000):
         """Enrol the records the create/write triggers queued, per scenario in batch."""
         Enrolment = self.env["email.automation.enrolment"].sudo()
@@ -69,10 +74,9 @@ class EmailAutomationQueue(models.AbstractModel):
     @api.model
     def _process_due_traces(self, batch_size=None, auto_commit=False, time_budget=None):
         """Claim and process due traces batch after batch until none is due (or the time
-        budget is spent). Returns how many traces were processed."""
+        budget is spent), reporting progress to the cron. Returns how many were processed."""
         Trace = self.env["email.automation.trace"].sudo()
         batch_size = batch_size or self._setting("batch_size", 200)
-        cron = self.env.ref("crm_email_automation.ir_cron_process_queue", raise_if_not_found=False)
         started = time.monotonic()
         done = 0
         while True:
@@ -84,6 +88,7 @@ class EmailAutomationQueue(models.AbstractModel):
                 self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             traces = Trace._claim_due(batch_size)
             if not traces:
+                self._notify_cron_progress(done, remaining=0)
                 break
             if auto_commit:
                 # The claim must be visible to other workers before any e-mail leaves.
@@ -93,11 +98,8 @@ class EmailAutomationQueue(models.AbstractModel):
                 self.env.cr.commit()
             done += len(traces)
             if time_budget and time.monotonic() - started > time_budget:
-                if cron:
-                    remaining = Trace.search_count(
-                        [("state", "=", "scheduled"), ("scheduled_at", "<=", fields.Datetime.now())]
-                    )
-                    cron._notify_progress(done=done, remaining=remaining)
+                # Odoo runs the cron again at once when it reports work left.
+                self._notify_cron_progress(done, remaining=Trace._count_due())
                 break
         if done:
             _logger.info("E-mail automation: processed %s trace(s)", done)

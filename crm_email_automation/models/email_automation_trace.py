@@ -148,6 +148,10 @@ class EmailAutomationTrace(models.Model):
         return self.browse(sorted(ids))
 
     @api.model
+    def _count_due(self):
+        return self.search_count([("state", "=", "scheduled"), ("scheduled_at", "<=", fields.Datetime.now())])
+
+    @api.model
     def _recover_stale_claims(self, older_than):
         """Give back traces claimed by a worker that died before finishing them.
 

@@ -157,3 +157,13 @@ class TestSending(EmailAutomationCommon):
         self.assertEqual(activity.date_deadline, fields.Date.context_today(order) + timedelta(days=2))
         self.assertEqual(scenario.participant_ids.trace_ids.state, "sent")
         self.assertFalse(self.smtp.messages)
+
+    def test_the_scheduled_action_processes_the_queue(self):
+        scenario = self.create_scenario(trigger="on_create", domain="[('email', '=', 'new@example.com')]")
+        self.env["res.partner"].create({"name": "New Customer", "email": "new@example.com", "lang": "en_US"})
+        cron = self.env.ref("crm_email_automation.ir_cron_process_queue")
+        self.assertTrue(cron.active)
+        cron.method_direct_trigger()
+        self.assertEqual(len(scenario.participant_ids), 1)
+        (message,) = self.assertSentTo("new@example.com")
+        self.assertEqual(message["Subject"], "Welcome New Customer")
