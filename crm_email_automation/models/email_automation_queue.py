@@ -52,7 +52,8 @@ class EmailAutomationQueue(models.AbstractModel):
     def _process_enrolments(self, limit=5000):
         """Enrol the records the create/write triggers queued, per scenario in batch."""
         Enrolment = self.env["email.automation.enrolment"].sudo()
-        requests = Enrolment.search([], limit=limit)
+        # A paused scenario keeps its pending enrolments for when it runs again.
+        requests = Enrolment.search([("scenario_id.state", "=", "running")], limit=limit)
         by_scenario = defaultdict(dict)
         for request in requests:
             # The earliest trigger of a record counts when it fired several times.

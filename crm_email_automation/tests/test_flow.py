@@ -201,3 +201,14 @@ class TestFlow(EmailAutomationCommon):
         result = scenario.with_user(self.user_manager).action_run_due_steps()
         self.assertIn("1 step(s) processed", result["params"]["message"])
         self.assertSentTo("john@example.com", 1)
+
+    def test_records_triggered_before_a_pause_enter_when_it_resumes(self):
+        scenario = self.create_scenario(trigger="on_create", domain="[('email', '=', 'paused@example.com')]")
+        self.env["res.partner"].create({"name": "Paused", "email": "paused@example.com", "lang": "en_US"})
+        scenario.action_pause()
+        self.run_queue()
+        self.assertFalse(scenario.participant_ids)
+        scenario.action_start()
+        self.run_queue()
+        self.assertEqual(len(scenario.participant_ids), 1)
+        self.assertSentTo("paused@example.com", 1)
