@@ -38,9 +38,7 @@ class Base(models.AbstractModel):
         result = super().write(vals)
         batches = []
         for watcher in watchers:
-            changed = self.filtered(
-                lambda r, w=watcher: any(before[r.id][name] != r[name] for name in w.field_names)
-            )
+            changed = self.filtered(lambda r, w=watcher: any(before[r.id][name] != r[name] for name in w.field_names))
             if watcher.trigger == "on_value" and changed:
                 changed = changed._email_automation_matching_value(watcher)
             if changed:

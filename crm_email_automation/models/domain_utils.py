@@ -14,7 +14,7 @@ def parse_domain(env, raw, model_name):
         return []
     try:
         domain = safe_eval(raw, {"uid": env.uid, "context_today": fields.Date.context_today})
-    except Exception as error:  # noqa: BLE001 - any evaluation error means "not a domain"
+    except Exception as error:
         raise ValueError(str(error)) from error
     if not isinstance(domain, (list, tuple)):
         raise ValueError(env._("a filter must be a list of conditions"))
@@ -22,6 +22,6 @@ def parse_domain(env, raw, model_name):
     try:
         # Builds the SQL without running it: unknown fields and operators raise here.
         env[model_name].sudo()._where_calc(domain)
-    except Exception as error:  # noqa: BLE001 - the ORM raises many kinds of errors here
+    except Exception as error:
         raise ValueError(str(error)) from error
     return domain

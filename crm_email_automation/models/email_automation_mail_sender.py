@@ -7,11 +7,18 @@ from collections import defaultdict
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
+
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 _logger = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError, TimeoutError)
+TRANSIENT_ERRORS = (
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPConnectError,
+    socket.timeout,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def classify_smtp_error(error):
@@ -41,7 +48,7 @@ class EmailAutomationMailSender(models.AbstractModel):
         envelopes = self._prepare_envelopes(traces)
         self._render(envelopes)
         by_server = defaultdict(list)
-        servers = self.env["ir.mail_server"].sudo().search([], order="sequence")
+        servers = self.env["ir.mail_server"].sudo().search([("active", "=", True)], order="sequence")
         for envelope in envelopes:
             if envelope["trace"].state != "processing":
                 continue
@@ -215,7 +222,9 @@ class EmailAutomationMailSender(models.AbstractModel):
                         if isinstance(error, TRANSIENT_ERRORS):
                             # The session is gone: the rest of the batch goes back to the queue.
                             rest = envelopes[envelopes.index(envelope) + 1 :]
-                            Trace.union(*(e["trace"] for e in rest))._retry_later("smtp_transient", detail, max_attempts)
+                            Trace.union(*(e["trace"] for e in rest))._retry_later(
+                                "smtp_transient", detail, max_attempts
+                            )
                             break
                     else:
                         trace._finish("failed", "smtp_permanent", detail)
@@ -237,7 +246,7 @@ class EmailAutomationMailSender(models.AbstractModel):
                 if auto_commit:
                     # The e-mail left: make it known before the next one, so a crash now
                     # cannot send it again.
-                    self.env.cr.commit()
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
         finally:
             if smtp:
                 with contextlib.suppress(smtplib.SMTPException, OSError):

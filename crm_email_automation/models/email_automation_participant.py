@@ -96,7 +96,11 @@ class EmailAutomationParticipant(models.Model):
         """Schedule the steps that follow the steps `done_traces` just completed."""
         now = fields.Datetime.now()
         vals_list = [
-            {"participant_id": trace.participant_id.id, "step_id": child.id, "scheduled_at": now + child._delay_timedelta()}
+            {
+                "participant_id": trace.participant_id.id,
+                "step_id": child.id,
+                "scheduled_at": now + child._delay_timedelta(),
+            }
             for trace in done_traces
             if trace.participant_id.state == "running"
             for child in trace.step_id.child_ids

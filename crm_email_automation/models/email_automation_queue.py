@@ -37,7 +37,7 @@ class EmailAutomationQueue(models.AbstractModel):
         enrolled = self._process_enrolments()
         enrolled += self._run_time_triggers()
         if auto_commit:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         stale_after = timedelta(minutes=self._setting("stale_claim_minutes", 30))
         self.env["email.automation.trace"]._recover_stale_claims(stale_after)
         processed = self._process_due_traces(auto_commit=auto_commit, time_budget=time_budget)
@@ -67,8 +67,10 @@ class EmailAutomationQueue(models.AbstractModel):
     @api.model
     def _run_time_triggers(self):
         now = fields.Datetime.now()
-        scenarios = self.env["email.automation.scenario"].sudo().search(
-            [("state", "=", "running"), ("trigger", "in", ("on_date", "on_inactivity"))]
+        scenarios = (
+            self.env["email.automation.scenario"]
+            .sudo()
+            .search([("state", "=", "running"), ("trigger", "in", ("on_date", "on_inactivity"))])
         )
         return sum(len(scenario._enrol_time_triggered(now)) for scenario in scenarios)
 
@@ -85,7 +87,7 @@ class EmailAutomationQueue(models.AbstractModel):
                 # The claim runs in a transaction of its own, in READ COMMITTED: under Odoo's
                 # REPEATABLE READ, a row another worker claimed after our snapshot would raise
                 # a serialization failure instead of being skipped.
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
                 self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             traces = Trace._claim_due(batch_size)
             if not traces:
@@ -93,10 +95,10 @@ class EmailAutomationQueue(models.AbstractModel):
                 break
             if auto_commit:
                 # The claim must be visible to other workers before any e-mail leaves.
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             traces._process(auto_commit=auto_commit)
             if auto_commit:
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             done += len(traces)
             if time_budget and time.monotonic() - started > time_budget:
                 # Odoo runs the cron again at once when it reports work left.

@@ -11,9 +11,7 @@ from .email_automation_step import DELAY_UNITS, delay_to_timedelta
 
 # What the write/create hook needs to know about one running scenario, as plain data
 # so that it can live in the registry-wide ormcache.
-TriggerWatcher = namedtuple(
-    "TriggerWatcher", "scenario_id trigger field_names selection_values value_domain"
-)
+TriggerWatcher = namedtuple("TriggerWatcher", "scenario_id trigger field_names selection_values value_domain")
 
 WRITE_TRIGGERS = ("on_value", "on_change")
 HOOK_TRIGGERS = ("on_create", *WRITE_TRIGGERS)
@@ -31,9 +29,7 @@ class EmailAutomationScenario(models.Model):
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10)
     color = fields.Integer()
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
     state = fields.Selection(
         [
             ("draft", "Draft"),
@@ -82,7 +78,6 @@ class EmailAutomationScenario(models.Model):
     )
     trigger_field_id = fields.Many2one(
         "ir.model.fields",
-        string="Trigger Field",
         ondelete="cascade",
         domain="[('model_id', '=', model_id), ('ttype', 'in', ('selection', 'many2one')), ('store', '=', True)]",
         help="The field whose new value enrols the record.",
@@ -111,7 +106,6 @@ class EmailAutomationScenario(models.Model):
     )
     date_field_id = fields.Many2one(
         "ir.model.fields",
-        string="Date Field",
         ondelete="cascade",
         domain="[('model_id', '=', model_id), ('ttype', 'in', ('date', 'datetime')), ('store', '=', True)]",
     )
@@ -137,8 +131,7 @@ class EmailAutomationScenario(models.Model):
     )
     goal_domain = fields.Char(
         string="Goal",
-        help="When a participant's record matches this filter, it has converted: its pending "
-        "steps are cancelled.",
+        help="When a participant's record matches this filter, it has converted: its pending steps are cancelled.",
     )
     reentry_policy = fields.Selection(
         [
@@ -159,12 +152,10 @@ class EmailAutomationScenario(models.Model):
     )
     recipient_field_id = fields.Many2one(
         "ir.model.fields",
-        string="Recipient Field",
         ondelete="cascade",
         domain="[('model_id', '=', model_id), '|', "
         "'&', ('ttype', '=', 'many2one'), ('relation', '=', 'res.partner'), ('ttype', '=', 'char')]",
-        help="The contact (or e-mail field) that receives the e-mails. Empty on contacts: "
-        "the contact itself.",
+        help="The contact (or e-mail field) that receives the e-mails. Empty on contacts: the contact itself.",
     )
 
     # Delivery
@@ -259,8 +250,10 @@ class EmailAutomationScenario(models.Model):
                 )
             if scenario.trigger_selection_ids.field_id - field:
                 raise ValidationError(
-                    self.env._("Trigger Values: the values must belong to the trigger field “%(field)s”.",
-                               field=field.field_description)
+                    self.env._(
+                        "Trigger Values: the values must belong to the trigger field “%(field)s”.",
+                        field=field.field_description,
+                    )
                 )
             if field.ttype == "many2one":
                 scenario._parse_domain("trigger_value_domain", field.relation)
@@ -270,8 +263,9 @@ class EmailAutomationScenario(models.Model):
         for scenario in self.filtered(lambda s: s.trigger == "on_change"):
             if not scenario.trigger_field_ids or scenario.trigger_field_ids.model_id != scenario.model_id:
                 raise ValidationError(
-                    self.env._("Watched Fields: choose fields of the target model for scenario “%(name)s”.",
-                               name=scenario.name)
+                    self.env._(
+                        "Watched Fields: choose fields of the target model for scenario “%(name)s”.", name=scenario.name
+                    )
                 )
 
     @api.constrains("trigger", "date_field_id", "date_offset", "idle_delay")
@@ -281,11 +275,15 @@ class EmailAutomationScenario(models.Model):
                 field = scenario.date_field_id
                 if not field or field.model_id != scenario.model_id or field.ttype not in ("date", "datetime"):
                     raise ValidationError(
-                        self.env._("Date Field: scenario “%(name)s” needs a date or date-time field of its target model.",
-                                   name=scenario.name)
+                        self.env._(
+                            "Date Field: scenario “%(name)s” needs a date or date-time field of its target model.",
+                            name=scenario.name,
+                        )
                     )
                 if scenario.date_offset < 0:
-                    raise ValidationError(self.env._("Offset: the offset cannot be negative; choose Before or After instead."))
+                    raise ValidationError(
+                        self.env._("Offset: the offset cannot be negative; choose Before or After instead.")
+                    )
             if scenario.trigger == "on_inactivity" and scenario.idle_delay <= 0:
                 raise ValidationError(self.env._("Idle For: the idle time must be positive."))
 
@@ -307,8 +305,11 @@ class EmailAutomationScenario(models.Model):
             if not field:
                 if scenario.model_name != "res.partner" and not scenario._default_recipient_field_name():
                     raise ValidationError(
-                        self.env._("Recipient Field: choose the contact or e-mail field that receives the e-mails of “%(name)s”.",
-                                   name=scenario.name)
+                        self.env._(
+                            "Recipient Field: choose the contact or e-mail field that receives "
+                            "the e-mails of “%(name)s”.",
+                            name=scenario.name,
+                        )
                     )
                 continue
             valid = field.model_id == scenario.model_id and (
@@ -316,8 +317,10 @@ class EmailAutomationScenario(models.Model):
             )
             if not valid:
                 raise ValidationError(
-                    self.env._("Recipient Field: “%(field)s” is neither a contact nor a text field of the target model.",
-                               field=field.field_description)
+                    self.env._(
+                        "Recipient Field: “%(field)s” is neither a contact nor a text field of the target model.",
+                        field=field.field_description,
+                    )
                 )
 
     @api.constrains("is_test_mode", "test_email")
@@ -507,8 +510,10 @@ class EmailAutomationScenario(models.Model):
         if not isinstance(triggered_at, dict):
             triggered_at = dict.fromkeys(res_ids, triggered_at or now)
         # sudo: enrolment is a system decision taken on the scenario's behalf, whoever triggered it.
-        records = self.env[self.model_name].sudo().search(
-            expression.AND([[("id", "in", list(set(res_ids)))], self._segment_domain()])
+        records = (
+            self.env[self.model_name]
+            .sudo()
+            .search(expression.AND([[("id", "in", list(set(res_ids)))], self._segment_domain()]))
         )
         allowed_ids = self._filter_reentry(records.ids, now)
         if not allowed_ids:
@@ -548,7 +553,10 @@ class EmailAutomationScenario(models.Model):
             domain.append(("state", "=", "running"))
         elif self.reentry_policy == "period":
             domain = expression.AND(
-                [domain, ["|", ("state", "=", "running"), ("enrolled_at", ">", now - timedelta(days=self.reentry_days))]]
+                [
+                    domain,
+                    ["|", ("state", "=", "running"), ("enrolled_at", ">", now - timedelta(days=self.reentry_days))],
+                ]
             )
         blocked = set(Participant.search_fetch(domain, ["res_id"]).mapped("res_id"))
         return [res_id for res_id in res_ids if res_id not in blocked]
@@ -593,10 +601,7 @@ class EmailAutomationScenario(models.Model):
         """
         self.ensure_one()
         start, end = self._time_trigger_window(now)
-        if self.trigger == "on_inactivity":
-            field_name = "write_date"
-        else:
-            field_name = self.date_field_id.name
+        field_name = "write_date" if self.trigger == "on_inactivity" else self.date_field_id.name
         Model = self.env[self.model_name].sudo()
         if Model._fields[field_name].type == "date":
             start, end = start.date(), end.date()

@@ -44,8 +44,7 @@ class EmailAutomationStep(models.Model):
         string="Starts",
         default="after_parent",
         required=True,
-        help="A step after the previous step follows its After Step; left empty, the step "
-        "just before it in the list.",
+        help="A step after the previous step follows its After Step; left empty, the step just before it in the list.",
     )
     delay = fields.Integer(default=0, help="How long to wait after enrolment or after the previous step.")
     delay_unit = fields.Selection(DELAY_UNITS, default="days", required=True)
@@ -71,9 +70,9 @@ class EmailAutomationStep(models.Model):
         ondelete="restrict",
         domain="[('model', '=', model_name)]",
     )
-    activity_type_id = fields.Many2one("mail.activity.type", string="Activity Type")
-    activity_summary = fields.Char(string="Activity Summary")
-    activity_note = fields.Html(string="Activity Note")
+    activity_type_id = fields.Many2one("mail.activity.type")
+    activity_summary = fields.Char()
+    activity_note = fields.Html()
     activity_deadline_days = fields.Integer(string="Due In (days)", default=0)
     activity_user_field = fields.Char(
         string="Assign To Field",
@@ -133,9 +132,7 @@ class EmailAutomationStep(models.Model):
     def _check_delay(self):
         for step in self:
             if step.delay < 0:
-                raise ValidationError(
-                    self.env._("Delay: step “%(name)s” cannot wait a negative time.", name=step.name)
-                )
+                raise ValidationError(self.env._("Delay: step “%(name)s” cannot wait a negative time.", name=step.name))
             if step.activity_deadline_days < 0:
                 raise ValidationError(self.env._("Due In (days): the deadline cannot be in the past."))
 

@@ -215,9 +215,7 @@ class EmailAutomationTrace(models.Model):
             traces -= gone
             goal = scenario._parse_domain("goal_domain", scenario.model_name)
             if goal and traces:
-                reached_ids = set(
-                    Model.search(goal + [("id", "in", traces.mapped("res_id"))]).ids
-                )
+                reached_ids = set(Model.search(goal + [("id", "in", traces.mapped("res_id"))]).ids)
                 converted = traces.filtered(lambda t, ids=reached_ids: t.res_id in ids)
                 converted._finish("cancelled", "goal_reached")
                 converted.participant_id._end("converted", "goal_reached")
@@ -248,9 +246,7 @@ class EmailAutomationTrace(models.Model):
         now = fields.Datetime.now()
         for trace in self - exhausted:
             delay = timedelta(minutes=base_delay_minutes * 2 ** (trace.attempt_count - 1))
-            trace.write(
-                {"state": "scheduled", "scheduled_at": now + delay, "reason": reason, "reason_detail": detail}
-            )
+            trace.write({"state": "scheduled", "scheduled_at": now + delay, "reason": reason, "reason_detail": detail})
 
     def _execute_activities(self):
         for trace in self:

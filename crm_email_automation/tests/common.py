@@ -2,9 +2,10 @@ from types import SimpleNamespace
 from unittest.mock import patch
 
 from odoo import Command
-from odoo.addons.base.models import ir_mail_server
 from odoo.modules import module as odoo_module
 from odoo.tests import TransactionCase, new_test_user
+
+from odoo.addons.base.models import ir_mail_server
 
 from .smtp_server import SmtpServer
 
@@ -49,21 +50,38 @@ class EmailAutomationCommon(TransactionCase):
         cls.company.email = "sales@example.com"
 
         cls.user_manager = new_test_user(
-            cls.env, "ea_manager", groups="base.group_user,crm_email_automation.group_manager,sales_team.group_sale_salesman",
+            cls.env,
+            "ea_manager",
+            groups="base.group_user,crm_email_automation.group_manager,sales_team.group_sale_salesman",
             email="manager@example.com",
         )
         cls.user_user = new_test_user(
-            cls.env, "ea_user", groups="base.group_user,crm_email_automation.group_user,sales_team.group_sale_salesman",
+            cls.env,
+            "ea_user",
+            groups="base.group_user,crm_email_automation.group_user,sales_team.group_sale_salesman",
             email="user@example.com",
         )
         cls.user_salesman = new_test_user(
-            cls.env, "ea_salesman", groups="base.group_user,sales_team.group_sale_salesman", email="salesman@example.com"
+            cls.env,
+            "ea_salesman",
+            groups="base.group_user,sales_team.group_sale_salesman",
+            email="salesman@example.com",
         )
         cls.partner_pl = cls.env["res.partner"].create(
-            {"name": "Jan Kowalski", "email": "jan@example.pl", "lang": "pl_PL", "country_id": cls.env.ref("base.pl").id}
+            {
+                "name": "Jan Kowalski",
+                "email": "jan@example.pl",
+                "lang": "pl_PL",
+                "country_id": cls.env.ref("base.pl").id,
+            }
         )
         cls.partner_en = cls.env["res.partner"].create(
-            {"name": "John Smith", "email": "john@example.com", "lang": "en_US", "country_id": cls.env.ref("base.uk").id}
+            {
+                "name": "John Smith",
+                "email": "john@example.com",
+                "lang": "en_US",
+                "country_id": cls.env.ref("base.uk").id,
+            }
         )
         cls.product = cls.env["product.product"].create({"name": "Consulting hour", "list_price": 100.0})
 
@@ -115,7 +133,11 @@ class EmailAutomationCommon(TransactionCase):
     def create_scenario(self, model="res.partner", steps=None, start=True, **values):
         """A scenario with `steps` (dicts); by default one e-mail sent at enrolment."""
         model_id = self.env["ir.model"]._get_id(model)
-        templates = {"res.partner": self.template_partner, "sale.order": self.template_order, "crm.lead": self.template_lead}
+        templates = {
+            "res.partner": self.template_partner,
+            "sale.order": self.template_order,
+            "crm.lead": self.template_lead,
+        }
         if steps is None:
             steps = [{"name": "First e-mail", "trigger_type": "begin"}]
         step_commands = [
@@ -160,4 +182,3 @@ class EmailAutomationCommon(TransactionCase):
         messages = self.smtp.messages_to(address)
         self.assertEqual(len(messages), count, f"{address} received {len(messages)} e-mail(s), expected {count}")
         return messages
-

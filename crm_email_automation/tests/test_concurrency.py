@@ -45,9 +45,13 @@ class TestConcurrentQueue(BaseCase):
         self.smtp.clear()
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            self.server_id = env["ir.mail_server"].create(
-                {"name": "Concurrency SMTP", "smtp_host": "127.0.0.1", "smtp_port": self.smtp.port, "sequence": 0}
-            ).id
+            self.server_id = (
+                env["ir.mail_server"]
+                .create(
+                    {"name": "Concurrency SMTP", "smtp_host": "127.0.0.1", "smtp_port": self.smtp.port, "sequence": 0}
+                )
+                .id
+            )
             partners = env["res.partner"].create(
                 [{"name": f"Worker test {i}", "email": f"worker{i}@example.com"} for i in range(self.PARTNERS)]
             )
@@ -159,6 +163,10 @@ class TestConcurrentQueue(BaseCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             logged = env["mail.message"].search_count(
-                [("model", "=", "res.partner"), ("res_id", "in", self.partner_ids), ("message_type", "=", "email_outgoing")]
+                [
+                    ("model", "=", "res.partner"),
+                    ("res_id", "in", self.partner_ids),
+                    ("message_type", "=", "email_outgoing"),
+                ]
             )
         self.assertEqual(logged, self.PARTNERS, "every sent e-mail is logged once in the chatter")

@@ -68,6 +68,4 @@ class TestDemoIdleQuotation(EmailAutomationCommon):
         self.assertSentTo("john@example.com", 1)
         participant = self.scenario.participant_ids.filtered(lambda p: p.res_id == order.id)
         self.assertEqual(participant.state, "converted")
-        self.assertEqual(
-            participant.trace_ids.filtered(lambda t: t.state == "cancelled").reason, "goal_reached"
-        )
+        self.assertEqual(participant.trace_ids.filtered(lambda t: t.state == "cancelled").reason, "goal_reached")

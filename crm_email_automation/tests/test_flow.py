@@ -73,7 +73,11 @@ class TestFlow(EmailAutomationCommon):
         scenario = self.create_scenario(
             "sale.order",
             steps=[
-                {"name": "Only for quotations", "trigger_type": "begin", "condition_domain": "[('state', '=', 'draft')]"},
+                {
+                    "name": "Only for quotations",
+                    "trigger_type": "begin",
+                    "condition_domain": "[('state', '=', 'draft')]",
+                },
                 {"name": "Follow-up", "trigger_type": "after_parent", "delay": 1},
             ],
         )

@@ -93,9 +93,7 @@ class TestSending(EmailAutomationCommon):
     def test_permanent_smtp_error_fails_with_the_server_reason(self):
         scenario = self.create_scenario()
         scenario._enrol((self.partner_en | self.partner_pl).ids)
-        self.smtp.handler.reply = lambda message: (
-            "550 5.1.1 No such user" if "john@" in str(message["To"]) else None
-        )
+        self.smtp.handler.reply = lambda message: ("550 5.1.1 No such user" if "john@" in str(message["To"]) else None)
         self.run_queue()
         traces = scenario.participant_ids.trace_ids
         failed = traces.filtered(lambda t: t.partner_id == self.partner_en)

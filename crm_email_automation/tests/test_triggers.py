@@ -55,8 +55,12 @@ class TestTriggers(EmailAutomationCommon):
             trigger_field_id=self.field("crm.lead", "stage_id").id,
             trigger_value_domain=f"[('id', '=', {qualified.id})]",
         )
-        lead = self.env["crm.lead"].create({"name": "Big deal", "partner_id": self.partner_en.id, "type": "opportunity"})
-        other = self.env["crm.lead"].create({"name": "Small deal", "partner_id": self.partner_pl.id, "type": "opportunity"})
+        lead = self.env["crm.lead"].create(
+            {"name": "Big deal", "partner_id": self.partner_en.id, "type": "opportunity"}
+        )
+        other = self.env["crm.lead"].create(
+            {"name": "Small deal", "partner_id": self.partner_pl.id, "type": "opportunity"}
+        )
         lead.stage_id = qualified
         other.stage_id = self.env.ref("crm.stage_lead3")
         self.run_queue()
@@ -90,7 +94,11 @@ class TestTriggers(EmailAutomationCommon):
                 date_offset_direction="before",
             )
             lead = self.env["crm.lead"].create(
-                {"name": "Deadline soon", "partner_id": self.partner_en.id, "date_deadline": start.date() + timedelta(days=3)}
+                {
+                    "name": "Deadline soon",
+                    "partner_id": self.partner_en.id,
+                    "date_deadline": start.date() + timedelta(days=3),
+                }
             )
             self.run_queue()
         self.assertFalse(scenario.participant_ids)

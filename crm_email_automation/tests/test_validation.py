@@ -31,7 +31,9 @@ class TestValidation(EmailAutomationCommon):
 
     def test_a_template_for_another_model(self):
         values = self.scenario_values(
-            step_ids=[Command.create({"name": "Wrong", "action_type": "mail", "mail_template_id": self.template_order.id})]
+            step_ids=[
+                Command.create({"name": "Wrong", "action_type": "mail", "mail_template_id": self.template_order.id})
+            ]
         )
         self.assertRefused("E-mail Template", values)
 

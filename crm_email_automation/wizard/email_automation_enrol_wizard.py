@@ -11,7 +11,6 @@ class EmailAutomationEnrolWizard(models.TransientModel):
     record_count = fields.Integer(compute="_compute_record_count")
     scenario_id = fields.Many2one(
         "email.automation.scenario",
-        string="Scenario",
         required=True,
         domain="[('model_name', '=', res_model), ('state', '=', 'running')]",
     )
