@@ -1,0 +1,50 @@
+from odoo.tests import HttpCase, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestUiTour(HttpCase):
+    """A manager builds a two-step scenario in the browser and starts it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        partner_model = cls.env["ir.model"]._get("res.partner")
+        cls.template_welcome, cls.template_reminder = cls.env["mail.template"].create(
+            [
+                {
+                    "name": "Tour welcome template",
+                    "model_id": partner_model.id,
+                    "subject": "Welcome {{ object.name }}",
+                    "body_html": "<p>Welcome aboard.</p>",
+                },
+                {
+                    "name": "Tour reminder template",
+                    "model_id": partner_model.id,
+                    "subject": "Still there, {{ object.name }}?",
+                    "body_html": "<p>A friendly reminder.</p>",
+                },
+            ]
+        )
+
+    def test_create_and_start_scenario_in_the_browser(self):
+        self.start_tour("/odoo", "crm_email_automation_create_scenario_tour", login="admin")
+
+        scenario = self.env["email.automation.scenario"].search([("name", "=", "Tour scenario")])
+        self.assertEqual(len(scenario), 1)
+        self.assertEqual(scenario.state, "running")
+        self.assertEqual(scenario.model_name, "res.partner")
+        self.assertEqual(scenario.trigger, "manual")
+        self.assertTrue(scenario.date_started)
+
+        steps = scenario.step_ids.sorted(lambda s: (s.sequence, s.id))
+        self.assertEqual(steps.mapped("name"), ["Welcome", "Reminder"])
+        first, second = steps
+        self.assertEqual(first.trigger_type, "begin")
+        self.assertFalse(first.parent_id)
+        self.assertEqual(first.action_type, "mail")
+        self.assertEqual(first.mail_template_id, self.template_welcome)
+        self.assertEqual(second.trigger_type, "after_parent")
+        self.assertEqual(second.parent_id, first, "The second step follows the first one.")
+        self.assertEqual((second.delay, second.delay_unit), (2, "days"))
+        self.assertEqual(second.action_type, "mail")
+        self.assertEqual(second.mail_template_id, self.template_reminder)
