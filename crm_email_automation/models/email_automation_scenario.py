@@ -59,7 +59,7 @@ class EmailAutomationScenario(models.Model):
         default="marketing",
         tracking=True,
         help="Transactional e-mail answers something the customer did (an order confirmation); "
-        "marketing e-mail promotes. Consent, frequency caps and quiet hours apply to marketing.",
+        "marketing e-mail promotes.",
     )
 
     # Trigger
@@ -112,7 +112,7 @@ class EmailAutomationScenario(models.Model):
     date_offset = fields.Integer(string="Offset", default=1)
     date_offset_unit = fields.Selection(DELAY_UNITS, string="Offset Unit", default="days")
     date_offset_direction = fields.Selection(
-        [("before", "Before"), ("after", "After")], string="Offset Direction", default="after"
+        [("before", "Before the date"), ("after", "After the date")], string="Offset Direction", default="after"
     )
     idle_delay = fields.Integer(string="Idle For", default=48)
     idle_delay_unit = fields.Selection(DELAY_UNITS, string="Idle Unit", default="hours")
@@ -139,6 +139,7 @@ class EmailAutomationScenario(models.Model):
             ("period", "Once per period"),
             ("always", "Every time"),
         ],
+        string="Re-entry Policy",
         default="once",
         required=True,
         help="Whether a record can enter again once its previous participation has ended.",
@@ -460,7 +461,7 @@ class EmailAutomationScenario(models.Model):
                 "type": "success",
                 "title": self.env._("Queue processed"),
                 "message": self.env._(
-                    "%(enrolled)s record(s) enrolled, %(processed)s step(s) processed.",
+                    "Records enrolled: %(enrolled)s. Steps processed: %(processed)s.",
                     enrolled=result["enrolled"],
                     processed=result["processed"],
                 ),

@@ -78,10 +78,10 @@ class EmailAutomationStep(models.Model):
         string="Assign To Field",
         default="user_id",
         help="The field of the record holding the user to assign (its salesperson); when "
-        "empty or unset, the activity goes to the scenario's responsible user.",
+        "empty or unset, the activity goes to the user who created the scenario.",
     )
 
-    trace_ids = fields.One2many("email.automation.trace", "step_id")
+    trace_ids = fields.One2many("email.automation.trace", "step_id", string="Queue")
     scheduled_count = fields.Integer(string="Scheduled", compute="_compute_statistics")
     sent_count = fields.Integer(string="Sent", compute="_compute_statistics")
     skipped_count = fields.Integer(string="Skipped", compute="_compute_statistics")

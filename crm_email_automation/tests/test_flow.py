@@ -203,7 +203,7 @@ class TestFlow(EmailAutomationCommon):
             scenario.with_user(self.user_user).action_run_due_steps()
         self.assertFalse(self.smtp.messages)
         result = scenario.with_user(self.user_manager).action_run_due_steps()
-        self.assertIn("1 step(s) processed", result["params"]["message"])
+        self.assertIn("Steps processed: 1.", result["params"]["message"])
         self.assertSentTo("john@example.com", 1)
 
     def test_records_triggered_before_a_pause_enter_when_it_resumes(self):

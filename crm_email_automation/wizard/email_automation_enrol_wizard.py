@@ -45,8 +45,8 @@ class EmailAutomationEnrolWizard(models.TransientModel):
                 "type": "success" if participants else "warning",
                 "title": self.env._("Enrolment done"),
                 "message": self.env._(
-                    "%(enrolled)s record(s) enrolled in “%(scenario)s”; %(skipped)s left out by its "
-                    "segment or re-entry policy.",
+                    "Scenario “%(scenario)s”: records enrolled: %(enrolled)s; left out by its segment or "
+                    "re-entry policy: %(skipped)s.",
                     enrolled=len(participants),
                     scenario=self.scenario_id.name,
                     skipped=skipped,
