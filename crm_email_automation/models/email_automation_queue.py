@@ -79,6 +79,10 @@ class EmailAutomationQueue(models.AbstractModel):
         """Claim and process due traces batch after batch until none is due (or the time
         budget is spent), reporting progress to the cron. Returns how many were processed."""
         Trace = self.env["email.automation.trace"].sudo()
+        if self.env["ir.config_parameter"].sudo().get_param("database.is_neutralized"):
+            # A copy of a production database (staging, test) never e-mails real customers.
+            _logger.info("E-mail automation: neutralized database, the queue is not processed")
+            return 0
         batch_size = batch_size or self._setting("batch_size", 200)
         started = time.monotonic()
         done = 0

@@ -178,6 +178,7 @@ class EmailAutomationTrace(models.Model):
                 "E-mail automation: recovered %s stale claim(s), %s already sent", len(stale), len(accepted)
             )
             accepted.participant_id._schedule_next_steps(accepted)
+            accepted.participant_id._complete_finished()
         return stale
 
     # ------------------------------------------------------------------
@@ -202,8 +203,8 @@ class EmailAutomationTrace(models.Model):
         self.participant_id._complete_finished()
 
     def _skip_or_cancel_unfit(self):
-        """Record why traces must not run (record gone, goal reached, condition false, no
-        recipient), one query per scenario or step; return the traces that may run."""
+        """Record why traces must not run (record gone, goal reached, condition false,
+        holdout), one query per scenario or step; return the traces that may run."""
         runnable = self.browse()
         for scenario in self.scenario_id:
             traces = self.filtered(lambda t, s=scenario: t.scenario_id == s)
@@ -251,7 +252,8 @@ class EmailAutomationTrace(models.Model):
     def _execute_activities(self):
         for trace in self:
             step = trace.step_id
-            record = self.env[trace.res_model].browse(trace.res_id)
+            # sudo: the queue schedules the activity for the scenario, whoever runs it.
+            record = self.env[trace.res_model].sudo().browse(trace.res_id)
             user = record[step.activity_user_field] if step.activity_user_field in record._fields else False
             if not (user and user._name == "res.users"):
                 user = trace.scenario_id.create_uid

@@ -165,3 +165,11 @@ class TestSending(EmailAutomationCommon):
         self.assertEqual(len(scenario.participant_ids), 1)
         (message,) = self.assertSentTo("new@example.com")
         self.assertEqual(message["Subject"], "Welcome New Customer")
+
+    def test_a_neutralized_database_sends_nothing(self):
+        scenario = self.create_scenario()
+        scenario._enrol(self.partner_en.ids)
+        self.env["ir.config_parameter"].set_param("database.is_neutralized", True)
+        self.run_queue()
+        self.assertFalse(self.smtp.messages)
+        self.assertEqual(scenario.participant_ids.trace_ids.state, "scheduled")
