@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
 
@@ -58,12 +59,24 @@ class Base(models.AbstractModel):
 
     def _email_automation_queue(self, batches):
         """Queue the (scenario id, record ids) pairs for enrolment by the cron."""
+        scenario_ids = [scenario_id for scenario_id, res_ids in batches for _res_id in res_ids]
+        if not scenario_ids:
+            return
+        # Raw SQL on purpose: this runs inside every triggering create or write, and one
+        # INSERT costs a tenth of the ORM's create for the same rows (bench/ measures it).
+        # The table has no computed or related field the ORM would have to fill.
         now = fields.Datetime.now()
-        vals_list = [
-            {"scenario_id": scenario_id, "res_id": res_id, "triggered_at": now}
-            for scenario_id, res_ids in batches
-            for res_id in res_ids
-        ]
-        if vals_list:
-            # sudo: whoever triggers a scenario needs no rights on the automation queue.
-            self.env["email.automation.enrolment"].sudo().create(vals_list)
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO email_automation_enrolment
+                            (scenario_id, res_id, triggered_at, create_uid, create_date, write_uid, write_date)
+                     SELECT queued.scenario_id, queued.res_id, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                       FROM unnest(%(scenario_ids)s::int[], %(res_ids)s::int[]) AS queued(scenario_id, res_id)
+                """,
+                now=now,
+                uid=self.env.uid,
+                scenario_ids=scenario_ids,
+                res_ids=[res_id for _scenario_id, res_ids in batches for res_id in res_ids],
+            )
+        )
