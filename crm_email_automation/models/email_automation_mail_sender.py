@@ -7,8 +7,7 @@ from collections import defaultdict
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
-
-from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -24,16 +23,14 @@ TRANSIENT_ERRORS = (
 def classify_smtp_error(error):
     """Return True when `error` (raised while sending one e-mail) may go away on retry.
 
-    Odoo wraps the SMTP error in MailDeliveryException; the original is its context.
     SMTP 4xx replies, time-outs and lost connections are transient; 5xx are permanent.
     """
-    cause = error.__context__ if isinstance(error, MailDeliveryException) and error.__context__ else error
-    if isinstance(cause, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _message in cause.recipients.values()]
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _message in error.recipients.values()]
         return bool(codes) and all(400 <= code < 500 for code in codes)
-    if isinstance(cause, smtplib.SMTPResponseException):
-        return 400 <= cause.smtp_code < 500
-    return isinstance(cause, TRANSIENT_ERRORS)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return isinstance(error, TRANSIENT_ERRORS)
 
 
 class EmailAutomationMailSender(models.AbstractModel):
@@ -98,6 +95,8 @@ class EmailAutomationMailSender(models.AbstractModel):
             envelopes.append(
                 {
                     "trace": trace,
+                    "trace_id": trace.id,
+                    "is_test": scenario.is_test_mode,
                     "record": record,
                     "partner": partner,
                     "email_to": email_to,
@@ -200,49 +199,43 @@ class EmailAutomationMailSender(models.AbstractModel):
 
     @api.model
     def _send_with_server(self, mail_server_id, envelopes, max_attempts, auto_commit):
-        """Send `envelopes` over one SMTP session; commit after each accepted e-mail."""
+        """Send `envelopes` over one SMTP session, committing after each accepted e-mail.
+
+        Every message is built and prepared before the first commit: a commit empties the
+        ORM cache, and reading the records again for each e-mail would cost more queries
+        than the sending itself. Inside the loop only SMTP and one UPDATE per e-mail run.
+        """
         IrMailServer = self.env["ir.mail_server"].sudo()
         Trace = self.env["email.automation.trace"]
         try:
+            # None in Odoo's test mode, where like ir.mail_server.send_email nothing leaves.
             smtp = IrMailServer.connect(mail_server_id=mail_server_id)
         except Exception as error:  # noqa: BLE001 - a server that does not answer is retried later
             _logger.warning("E-mail automation: cannot connect to the mail server: %s", error)
             Trace.union(*(e["trace"] for e in envelopes))._retry_later("smtp_transient", str(error), max_attempts)
             return
-        try:
-            for envelope in envelopes:
-                trace = envelope["trace"]
+        outgoing, failures = [], []
+        for envelope in envelopes:
+            try:
                 message = self._build_message(envelope)
+                outgoing.append((envelope, *IrMailServer._prepare_email_message(message, smtp)))
+            except Exception as error:  # noqa: BLE001 - a message that cannot be built fails alone
+                failures.append((envelope, error, False))
+        try:
+            for index, (envelope, smtp_from, smtp_to_list, message) in enumerate(outgoing):
                 try:
-                    IrMailServer.send_email(message, mail_server_id=mail_server_id, smtp_session=smtp)
+                    if smtp:
+                        smtp.send_message(message, smtp_from, smtp_to_list)
                 except Exception as error:  # noqa: BLE001 - classified below, never lost
-                    detail = str(error.args[1] if isinstance(error, MailDeliveryException) else error)
-                    if classify_smtp_error(error):
-                        trace._retry_later("smtp_transient", detail, max_attempts)
-                        if isinstance(error, TRANSIENT_ERRORS):
-                            # The session is gone: the rest of the batch goes back to the queue.
-                            rest = envelopes[envelopes.index(envelope) + 1 :]
-                            Trace.union(*(e["trace"] for e in rest))._retry_later(
-                                "smtp_transient", detail, max_attempts
-                            )
-                            break
-                    else:
-                        trace._finish("failed", "smtp_permanent", detail)
+                    session_lost = isinstance(error, TRANSIENT_ERRORS)
+                    failures.append((envelope, error, classify_smtp_error(error)))
+                    if session_lost:
+                        # The rest of the batch goes back to the queue, untried.
+                        failures.extend((rest, error, True) for rest, *_message in outgoing[index + 1 :])
+                        break
                     continue
-                now = fields.Datetime.now()
-                trace.write(
-                    {
-                        "state": "sent",
-                        "reason": False,
-                        "reason_detail": False,
-                        "sent_at": now,
-                        "processed_at": now,
-                        "message_id": message["Message-Id"],
-                        "email_to": envelope["email_to"],
-                        "is_test": trace.scenario_id.is_test_mode,
-                    }
-                )
                 envelope["message_id"] = message["Message-Id"]
+                self._mark_sent(envelope)
                 if auto_commit:
                     # The e-mail left: make it known before the next one, so a crash now
                     # cannot send it again.
@@ -252,6 +245,35 @@ class EmailAutomationMailSender(models.AbstractModel):
                 with contextlib.suppress(smtplib.SMTPException, OSError):
                     # The server may have closed the session already (a 421 reply does).
                     smtp.quit()
+        Trace.invalidate_model()
+        for envelope, error, transient in failures:
+            if transient:
+                envelope["trace"]._retry_later("smtp_transient", str(error), max_attempts)
+            else:
+                envelope["trace"]._finish("failed", "smtp_permanent", str(error))
+
+    @api.model
+    def _mark_sent(self, envelope):
+        # One UPDATE rather than the ORM's write: the ORM would first read the trace back
+        # after the previous commit emptied its cache.
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE email_automation_trace
+                   SET state = 'sent', reason = NULL, reason_detail = NULL, sent_at = %(now)s,
+                       processed_at = %(now)s, message_id = %(message_id)s, email_to = %(email_to)s,
+                       is_test = %(is_test)s, write_date = %(now)s, write_uid = %(uid)s
+                 WHERE id = %(id)s
+                """,
+                now=now,
+                message_id=envelope["message_id"],
+                email_to=envelope["email_to"],
+                is_test=envelope["is_test"],
+                uid=self.env.uid,
+                id=envelope["trace_id"],
+            )
+        )
 
     # ------------------------------------------------------------------
     # Chatter
