@@ -1,0 +1,152 @@
+import logging
+
+from odoo import http, tools
+from odoo.http import request
+
+from ..models.email_automation_mail_sender_policy import UNSUBSCRIBE_SCOPE
+from ..models.res_partner import DOI_SCOPE
+
+_logger = logging.getLogger(__name__)
+
+
+def _verify(scope, token):
+    """The payload of a valid, unexpired token signed by this database, else None."""
+    try:
+        # sudo: the signature key is the database secret.
+        payload = tools.misc.verify_hash_signed(request.env(su=True), scope, token)
+    except (ValueError, TypeError, UnicodeError, IndexError):
+        return None
+    if not isinstance(payload, list) or not payload or not all(isinstance(v, (int, str)) for v in payload):
+        return None
+    return payload
+
+
+class EmailAutomationController(http.Controller):
+    """Public pages reached from the e-mails: unsubscribe and consent confirmation.
+
+    No login, cookie or redirect is needed; a bad, tampered or expired link gets a clear
+    page with a 4xx status, never a 500, and changes nothing.
+    """
+
+    def _client_info(self):
+        http_request = request.httprequest
+        return {
+            "ip_address": http_request.remote_addr,
+            "user_agent": (http_request.headers.get("User-Agent") or "")[:512],
+        }
+
+    def _render(self, template, values, lang=None, status=200):
+        if lang and request.env["res.lang"]._lang_get(lang):
+            request.update_context(lang=lang)
+        values = {"company": request.env.company, **values}
+        response = request.render(template, values)
+        response.status_code = status
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = "noindex"
+        return response
+
+    def _invalid(self, lang=None):
+        return self._render("crm_email_automation.page_invalid_link", {}, lang=lang, status=403)
+
+    # ------------------------------------------------------------------
+    # Unsubscribe (RFC 8058 one-click)
+    # ------------------------------------------------------------------
+
+    def _unsubscribe_trace(self, token):
+        payload = _verify(UNSUBSCRIBE_SCOPE, token)
+        if not payload or not isinstance(payload[0], int):
+            return None
+        # sudo: the signed token is the recipient's credential; the page has no user.
+        trace = request.env["email.automation.trace"].sudo().browse(payload[0]).exists()
+        if not trace or (not trace.partner_id and not trace.email_to):
+            return None
+        return trace
+
+    @http.route(
+        "/email_automation/unsubscribe/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        sitemap=False,
+    )
+    def unsubscribe_page(self, token, **kwargs):
+        """Only shows the confirmation: link scanners follow GETs."""
+        trace = self._unsubscribe_trace(token)
+        if not trace:
+            return self._invalid(lang=request.env.lang)
+        partner = trace.partner_id
+        return self._render(
+            "crm_email_automation.page_unsubscribe",
+            {
+                "token": token,
+                "email": partner.email or trace.email_to,
+                "already": partner.email_consent_state == "withdrawn",
+            },
+            lang=partner.lang,
+        )
+
+    @http.route(
+        "/email_automation/unsubscribe/<string:token>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,  # RFC 8058: mail clients POST without a session; the signed token is the proof.
+        sitemap=False,
+    )
+    def unsubscribe(self, token, **kwargs):
+        trace = self._unsubscribe_trace(token)
+        if not trace:
+            return self._invalid(lang=request.env.lang)
+        partner = trace.partner_id
+        emails = [tools.email_normalize(trace.email_to)] if trace.email_to else []
+        if partner:
+            partner._email_automation_unsubscribe("email_link", emails=emails, **self._client_info())
+        else:
+            # sudo: an address without a contact: blacklist it for marketing all the same.
+            for email in filter(None, emails):
+                request.env["mail.blacklist"].sudo()._add(email)
+        _logger.info("E-mail automation: unsubscribe through trace %s", trace.id)
+        return self._render(
+            "crm_email_automation.page_unsubscribed",
+            {"email": partner.email or trace.email_to},
+            lang=partner.lang,
+        )
+
+    # ------------------------------------------------------------------
+    # Double opt-in confirmation
+    # ------------------------------------------------------------------
+
+    def _consent_partner(self, token):
+        payload = _verify(DOI_SCOPE, token)
+        if not payload or len(payload) != 3 or not isinstance(payload[0], int):
+            return None, None
+        # sudo: the signed token is the person's credential; the page has no user.
+        partner = request.env["res.partner"].sudo().browse(payload[0]).exists()
+        if not partner or not payload[1] or partner.email_consent_nonce != payload[1]:
+            return None, None
+        return partner, payload
+
+    @http.route("/email_automation/consent/<string:token>", type="http", auth="public", methods=["GET"], sitemap=False)
+    def consent_page(self, token, **kwargs):
+        """Shows the wording and a button; the consent is given by the POST, not by a scanner."""
+        partner, payload = self._consent_partner(token)
+        if not partner:
+            return self._invalid(lang=request.env.lang)
+        wording = request.env["email.automation.consent.wording"].sudo().browse(payload[2]).exists()
+        lang = partner.lang
+        return self._render(
+            "crm_email_automation.page_consent_confirm",
+            {
+                "token": token,
+                "email": partner.email,
+                "wording": wording.with_context(lang=lang) if wording else wording,
+            },
+            lang=lang,
+        )
+
+    @http.route("/email_automation/consent/<string:token>", type="http", auth="public", methods=["POST"], sitemap=False)
+    def consent_confirm(self, token, **kwargs):
+        partner, payload = self._consent_partner(token)
+        if not partner or not partner._email_consent_confirm(payload, **self._client_info()):
+            return self._invalid(lang=request.env.lang)
+        return self._render("crm_email_automation.page_consent_confirmed", {"email": partner.email}, lang=partner.lang)
