@@ -68,6 +68,7 @@ class EmailAutomationController(http.Controller):
         auth="public",
         methods=["GET"],
         sitemap=False,
+        website=True,
     )
     def unsubscribe_page(self, token, **kwargs):
         """Only shows the confirmation: link scanners follow GETs."""
@@ -92,6 +93,7 @@ class EmailAutomationController(http.Controller):
         methods=["POST"],
         csrf=False,  # RFC 8058: mail clients POST without a session; the signed token is the proof.
         sitemap=False,
+        website=True,
     )
     def unsubscribe(self, token, **kwargs):
         trace = self._unsubscribe_trace(token)
@@ -126,7 +128,14 @@ class EmailAutomationController(http.Controller):
             return None, None
         return partner, payload
 
-    @http.route("/email_automation/consent/<string:token>", type="http", auth="public", methods=["GET"], sitemap=False)
+    @http.route(
+        "/email_automation/consent/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        sitemap=False,
+        website=True,
+    )
     def consent_page(self, token, **kwargs):
         """Shows the wording and a button; the consent is given by the POST, not by a scanner."""
         partner, payload = self._consent_partner(token)
@@ -144,7 +153,14 @@ class EmailAutomationController(http.Controller):
             lang=lang,
         )
 
-    @http.route("/email_automation/consent/<string:token>", type="http", auth="public", methods=["POST"], sitemap=False)
+    @http.route(
+        "/email_automation/consent/<string:token>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        sitemap=False,
+        website=True,
+    )
     def consent_confirm(self, token, **kwargs):
         partner, payload = self._consent_partner(token)
         if not partner or not partner._email_consent_confirm(payload, **self._client_info()):
