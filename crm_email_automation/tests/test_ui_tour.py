@@ -1,4 +1,4 @@
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 
 @tagged("post_install", "-at_install")
@@ -8,6 +8,11 @@ class TestUiTour(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # A manager who is not an administrator, in English whatever the database's language.
+        cls.env["res.lang"]._activate_lang("en_US")
+        cls.manager = new_test_user(
+            cls.env, "tour_manager", groups="base.group_user,crm_email_automation.group_manager", lang="en_US"
+        )
         partner_model = cls.env["ir.model"]._get("res.partner")
         cls.template_welcome, cls.template_reminder = cls.env["mail.template"].create(
             [
@@ -27,7 +32,7 @@ class TestUiTour(HttpCase):
         )
 
     def test_create_and_start_scenario_in_the_browser(self):
-        self.start_tour("/odoo", "crm_email_automation_create_scenario_tour", login="admin")
+        self.start_tour("/odoo", "crm_email_automation_create_scenario_tour", login="tour_manager")
 
         scenario = self.env["email.automation.scenario"].search([("name", "=", "Tour scenario")])
         self.assertEqual(len(scenario), 1)
