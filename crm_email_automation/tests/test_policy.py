@@ -157,6 +157,41 @@ class TestConsentPolicy(PolicyCommon):
 
 
 @tagged("post_install", "-at_install")
+class TestConsentUi(PolicyCommon):
+    def test_partner_form_shows_consent_to_every_user_and_the_ledger_to_automation_users(self):
+        for user in (self.user_salesman, self.user_user, self.user_manager):
+            Partner = self.env["res.partner"].with_user(user)
+            arch = Partner.get_views([(False, "form")])["views"]["form"]["arch"]
+            self.assertIn('name="email_consent_state"', arch)
+            self.assertEqual('name="email_consent_ids"' in arch, user != self.user_salesman)
+            self.assertEqual('name="action_email_automation_erase"' in arch, user == self.user_manager)
+            self.assertEqual(Partner.browse(self.partner_pl.id).email_consent_state, "unknown")
+
+    def test_settings_round_trip(self):
+        settings = self.env["res.config.settings"].create(
+            {
+                "email_automation_consent_policy": "opt_out",
+                "email_automation_frequency_cap_count": 2,
+                "email_automation_quiet_hours": True,
+                "email_automation_send_window_start": 9.5,
+                "email_automation_send_window_end": 18.0,
+                "email_automation_send_day_5": False,
+                "email_automation_send_day_6": False,
+                "email_automation_rate_limit_minute": 60,
+            }
+        )
+        settings.execute()
+        policy = self.env["email.automation.policy"]._settings()
+        self.assertEqual(policy["consent_policy"], "opt_out")
+        self.assertEqual((policy["cap_count"], policy["rate_minute"]), (2, 60))
+        self.assertEqual((policy["window_start"], policy["window_end"]), (9.5, 18.0))
+        self.assertEqual(policy["send_days"], {0, 1, 2, 3, 4})
+        values = self.env["res.config.settings"].create({})
+        self.assertFalse(values.email_automation_send_day_6)
+        self.assertTrue(values.email_automation_send_day_0)
+
+
+@tagged("post_install", "-at_install")
 class TestFrequencyCap(PolicyCommon):
     def test_cap_defers_the_fourth_marketing_mail_until_the_cap_frees(self):
         self.grant(self.partner_en)
