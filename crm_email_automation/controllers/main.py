@@ -3,7 +3,6 @@ import logging
 from odoo import http, tools
 from odoo.http import request
 
-from ..models.email_automation_mail_sender_policy import UNSUBSCRIBE_SCOPE
 from ..models.res_partner import DOI_SCOPE
 
 _logger = logging.getLogger(__name__)
@@ -53,14 +52,7 @@ class EmailAutomationController(http.Controller):
     # ------------------------------------------------------------------
 
     def _unsubscribe_trace(self, token):
-        payload = _verify(UNSUBSCRIBE_SCOPE, token)
-        if not payload or not isinstance(payload[0], int):
-            return None
-        # sudo: the signed token is the recipient's credential; the page has no user.
-        trace = request.env["email.automation.trace"].sudo().browse(payload[0]).exists()
-        if not trace or (not trace.partner_id and not trace.email_to):
-            return None
-        return trace
+        return request.env["email.automation.mail.sender"]._verify_unsubscribe_token(token)
 
     @http.route(
         "/email_automation/unsubscribe/<string:token>",
@@ -100,13 +92,7 @@ class EmailAutomationController(http.Controller):
         if not trace:
             return self._invalid(lang=request.env.lang)
         partner = trace.partner_id
-        emails = [tools.email_normalize(trace.email_to)] if trace.email_to else []
-        if partner:
-            partner._email_automation_unsubscribe("email_link", emails=emails, **self._client_info())
-        else:
-            # sudo: an address without a contact: blacklist it for marketing all the same.
-            for email in filter(None, emails):
-                request.env["mail.blacklist"].sudo()._add(email)
+        request.env["email.automation.mail.sender"]._unsubscribe_trace(trace, "email_link", **self._client_info())
         _logger.info("E-mail automation: unsubscribe through trace %s", trace.id)
         return self._render(
             "crm_email_automation.page_unsubscribed",

@@ -23,6 +23,34 @@ class EmailAutomationMailSender(models.AbstractModel):
         )
 
     @api.model
+    def _verify_unsubscribe_token(self, token):
+        """The trace a valid, unexpired unsubscribe token was made for, else None."""
+        try:
+            # sudo: the signature key is the database secret.
+            payload = tools.misc.verify_hash_signed(self.env(su=True), UNSUBSCRIBE_SCOPE, token)
+        except (ValueError, TypeError, UnicodeError, IndexError):
+            return None
+        if not isinstance(payload, list) or len(payload) != 1 or not isinstance(payload[0], int):
+            return None
+        # sudo: the signed token is the recipient's credential; there is no user.
+        trace = self.env["email.automation.trace"].sudo().browse(payload[0]).exists()
+        if not trace or (not trace.partner_id and not trace.email_to):
+            return None
+        return trace
+
+    @api.model
+    def _unsubscribe_trace(self, trace, source, ip_address=None, user_agent=None):
+        """Unsubscribe the recipient of `trace` from marketing e-mail."""
+        partner = trace.partner_id
+        emails = [tools.email_normalize(trace.email_to)] if trace.email_to else []
+        if partner:
+            partner._email_automation_unsubscribe(source, emails=emails, ip_address=ip_address, user_agent=user_agent)
+        else:
+            # sudo: an address without a contact is blacklisted for marketing all the same.
+            for email in filter(None, emails):
+                self.env["mail.blacklist"].sudo()._add(email)
+
+    @api.model
     def _unsubscribe_url(self, trace):
         return f"{trace.scenario_id.get_base_url()}/email_automation/unsubscribe/{self._unsubscribe_token(trace)}"
 
@@ -32,7 +60,8 @@ class EmailAutomationMailSender(models.AbstractModel):
         address = company.catchall_email or tools.email_normalize(company.email or "")
         if not address:
             return False
-        return f"mailto:{address}?subject=unsubscribe"
+        # The token in the subject lets the mail gateway unsubscribe the right person.
+        return f"mailto:{address}?subject=unsubscribe%20{self._unsubscribe_token(trace)}"
 
     @api.model
     def _render(self, envelopes):

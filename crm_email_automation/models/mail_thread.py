@@ -2,11 +2,26 @@ import re
 
 from odoo import api, fields, models, tools
 
+UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*(?:re:\s*)?unsubscribe\s+([A-Za-z0-9_-]{40,})\s*$", re.IGNORECASE)
 DSN_STATUS = re.compile(r"^\s*Status:\s*([245])\.\d{1,3}\.\d{1,3}", re.IGNORECASE | re.MULTILINE)
 
 
 class MailThread(models.AbstractModel):
     _inherit = "mail.thread"
+
+    @api.model
+    def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
+        """An e-mail answering the List-Unsubscribe mailto (its subject carries the signed
+        token) unsubscribes its recipient and goes nowhere else."""
+        match = UNSUBSCRIBE_SUBJECT.match(message_dict.get("subject") or "")
+        if match and not message_dict.get("is_bounce"):
+            trace = self.env["email.automation.mail.sender"]._verify_unsubscribe_token(match.group(1))
+            if trace:
+                self.env["email.automation.mail.sender"]._unsubscribe_trace(trace, "email_link")
+                return []
+        return super().message_route(
+            message, message_dict, model=model, thread_id=thread_id, custom_values=custom_values
+        )
 
     @api.model
     def _routing_handle_bounce(self, email_message, message_dict):

@@ -1,3 +1,4 @@
+import contextlib
 from datetime import datetime, timedelta
 
 from freezegun import freeze_time
@@ -325,6 +326,28 @@ class TestMarketingHeaders(PolicyCommon):
         body = body_text(message)
         self.assertIn(https_part, body, "a visible unsubscribe link in the body")
         self.assertEqual(traces.state, "sent")
+
+    def test_mailto_unsubscribe_through_the_mail_gateway(self):
+        self.grant(self.partner_pl)
+        self.send_now(self.marketing_scenario(), self.partner_pl)
+        (message,) = self.assertSentTo("jan@example.pl")
+        mailto = message["List-Unsubscribe"].split(",")[1].strip(" <>")
+        address, query = mailto.removeprefix("mailto:").split("?subject=")
+        subject = query.replace("%20", " ")
+        raw = (
+            f"From: Jan Kowalski <jan@example.pl>\nTo: {address}\nSubject: {subject}\n"
+            "Message-Id: <unsubscribe-request@example.pl>\n\n\n"
+        )
+        self.env["mail.thread"].message_process(False, raw.encode())
+        self.assertEqual(self.partner_pl.email_consent_state, "withdrawn")
+        self.assertTrue(self.env["mail.blacklist"].search([("email", "=", "jan@example.pl")]))
+        # A forged subject changes nothing.
+        self.grant(self.partner_en)
+        forged = raw.replace("jan@example.pl", "john@example.com").replace(subject, subject[:-4] + "AAAA")
+        forged = forged.replace("unsubscribe-request", "forged-request")
+        with contextlib.suppress(ValueError):  # no route: the gateway may refuse the message
+            self.env["mail.thread"].message_process(False, forged.encode())
+        self.assertEqual(self.partner_en.email_consent_state, "granted")
 
     def test_transactional_mail_has_no_unsubscribe_header(self):
         self.send_now(self.create_scenario(), self.partner_en)
