@@ -10,7 +10,8 @@ class EmailAutomationRateCounter(models.Model):
     """E-mails handed to each outgoing channel per fixed minute and hour window.
 
     Workers reserve their share with an upsert that locks the window's row until their
-    transaction ends, so that several workers together never exceed the limit.
+    short reservation transaction commits, so that several workers together never exceed
+    the limit.
     """
 
     _name = "email.automation.rate.counter"
@@ -34,7 +35,24 @@ class EmailAutomationRateCounter(models.Model):
 
     @api.model
     def _reserve(self, channel, wanted, limits, now):
-        """Reserve up to `wanted` sends on `channel`; return (granted, when to retry the rest)."""
+        """Reserve up to `wanted` sends on `channel`; return (granted, when to retry the rest).
+
+        When the queue commits as it goes (the cron), the reservation runs in a short
+        transaction of its own, in READ COMMITTED, committed at once: it must see what other
+        workers reserved since this worker's snapshot, and must not hold the window's row
+        lock while e-mails are sent.
+        """
+        if not self.env.context.get("email_automation_auto_commit"):
+            # Inside a caller's transaction that must not commit (a test, a manual run).
+            return self._reserve_in(self.env.cr, channel, wanted, limits, now)
+        registry = self.env.registry
+        with registry.cursor() as cr:
+            if not registry.in_test_mode():
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            return self._reserve_in(cr, channel, wanted, limits, now)
+
+    @api.model
+    def _reserve_in(self, cr, channel, wanted, limits, now):
         granted = wanted
         retry_at = None
         rows = []
@@ -43,7 +61,7 @@ class EmailAutomationRateCounter(models.Model):
                 continue
             start = self._window_start(period, now)
             # The upsert takes the row lock: a concurrent worker waits here until we commit.
-            self.env.cr.execute(
+            cr.execute(
                 SQL(
                     """
                     INSERT INTO email_automation_rate_counter (channel, period, period_start, count)
@@ -57,14 +75,14 @@ class EmailAutomationRateCounter(models.Model):
                     start=start,
                 )
             )
-            row_id, used = self.env.cr.fetchone()
+            row_id, used = cr.fetchone()
             rows.append(row_id)
             available = max(limit - used, 0)
             if available < granted:
                 granted = available
                 retry_at = max(retry_at or start, start + PERIODS[period])
         if granted and rows:
-            self.env.cr.execute(
+            cr.execute(
                 SQL(
                     "UPDATE email_automation_rate_counter SET count = count + %(n)s WHERE id = ANY(%(ids)s)",
                     n=granted,

@@ -43,6 +43,11 @@ class EmailAutomationTrace(models.Model):
         )
         return res
 
+    def _process(self, auto_commit=False):
+        # The rate limit reserves in a transaction of its own only when the queue commits.
+        traces = self.with_context(email_automation_auto_commit=auto_commit)
+        return super(EmailAutomationTrace, traces)._process(auto_commit=auto_commit)
+
     def _skip_or_cancel_unfit(self):
         runnable = super()._skip_or_cancel_unfit()
         mails = runnable.filtered(lambda t: t.step_id.action_type == "mail")
