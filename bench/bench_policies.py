@@ -184,6 +184,28 @@ def measure(env, template, partners, policies, label, sink):
     return per_trace_ms
 
 
+def measure_decision(env, template, partners):
+    """The policy decision alone, on one claimed batch: time and queries (rolled back)."""
+    scenario = create_scenario(env, template, "Bench decision")
+    scenario._enrol(partners.ids)
+    env.flush_all()
+    traces = env["email.automation.trace"]._claim_due(len(partners))
+    env.invalidate_all()
+    traces = traces.browse(traces.ids)
+    queries = env.cr.sql_log_count
+    started = time.perf_counter()
+    env["email.automation.policy"]._apply(traces)
+    env.flush_all()
+    elapsed = time.perf_counter() - started
+    queries = env.cr.sql_log_count - queries
+    env.cr.rollback()
+    print(
+        f"  policy decision alone: {len(traces)} traces in {elapsed * 1000:.1f} ms "
+        f"({elapsed * 1000 / len(traces):.3f} ms per trace), {queries} queries",
+        flush=True,
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-c", "--config", required=True)
@@ -219,6 +241,7 @@ def main():
                         env, template, groups[2 * round_number + 1], True, f"policies on  #{round_number + 1}", sink
                     )
                 )
+            measure_decision(env, template, groups[0][:200])
     finally:
         controller.stop()
     cost_off, cost_on = statistics.median(off), statistics.median(on)
