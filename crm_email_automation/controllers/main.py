@@ -35,14 +35,22 @@ class EmailAutomationController(http.Controller):
         }
 
     def _render(self, template, values, lang=None, status=200):
-        if lang and request.env["res.lang"]._lang_get(lang):
+        """Render the page in the recipient's language (not the visitor's cookie: the
+        link may be opened on a shared or a fresh browser)."""
+        # English is the source text: always available, even when not an active language.
+        if lang and (lang == "en_US" or request.env["res.lang"]._lang_get(lang)):
             request.update_context(lang=lang)
         values = {"company": request.env.company, **values}
-        response = request.render(template, values)
-        response.status_code = status
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Robots-Tag"] = "noindex"
-        return response
+        html = request.env["ir.ui.view"]._render_template(template, values)
+        return request.make_response(
+            html,
+            headers=[
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("X-Robots-Tag", "noindex"),
+            ],
+            status=status,
+        )
 
     def _invalid(self, lang=None):
         return self._render("crm_email_automation.page_invalid_link", {}, lang=lang, status=403)
@@ -61,6 +69,7 @@ class EmailAutomationController(http.Controller):
         methods=["GET"],
         sitemap=False,
         website=True,
+        multilang=False,
     )
     def unsubscribe_page(self, token, **kwargs):
         """Only shows the confirmation: link scanners follow GETs."""
@@ -86,6 +95,7 @@ class EmailAutomationController(http.Controller):
         csrf=False,  # RFC 8058: mail clients POST without a session; the signed token is the proof.
         sitemap=False,
         website=True,
+        multilang=False,
     )
     def unsubscribe(self, token, **kwargs):
         trace = self._unsubscribe_trace(token)
@@ -121,6 +131,7 @@ class EmailAutomationController(http.Controller):
         methods=["GET"],
         sitemap=False,
         website=True,
+        multilang=False,
     )
     def consent_page(self, token, **kwargs):
         """Shows the wording and a button; the consent is given by the POST, not by a scanner."""
@@ -146,6 +157,7 @@ class EmailAutomationController(http.Controller):
         methods=["POST"],
         sitemap=False,
         website=True,
+        multilang=False,
     )
     def consent_confirm(self, token, **kwargs):
         partner, payload = self._consent_partner(token)

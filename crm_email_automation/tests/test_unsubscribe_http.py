@@ -96,6 +96,21 @@ class TestUnsubscribeHttp(HttpPolicyCommon):
         self.env.invalidate_all()
         self.assertNothingChanged()
 
+    def test_pages_are_in_the_recipients_language(self):
+        # A Polish term for the page, whatever the translation files hold.
+        self.env.ref("crm_email_automation.page_unsubscribe").update_field_translations(
+            "arch_db", {"pl_PL": {"Unsubscribe": "Wypisz się"}}
+        )
+        polish = self.url_open(self.path)
+        self.assertIn("Wypisz się", polish.text)
+        john_trace = self.scenario.participant_ids.trace_ids.filtered(
+            lambda t: t.partner_id == self.partner_en and t.state == "sent"
+        )
+        john_token = self.env["email.automation.mail.sender"]._unsubscribe_token(john_trace)
+        english = self.url_open(f"/email_automation/unsubscribe/{john_token}")
+        self.assertNotIn("Wypisz się", english.text)
+        self.assertIn("Unsubscribe", english.text)
+
     def test_the_pages_form_post_unsubscribes(self):
         response = self.url_open(self.path, data={"List-Unsubscribe": "One-Click"})
         self.assertEqual(response.status_code, 200)
@@ -108,7 +123,7 @@ class TestUnsubscribeHttp(HttpPolicyCommon):
             data = {"List-Unsubscribe": "One-Click"} if method == "POST" else None
             response = self.url_open(f"/email_automation/unsubscribe/{token}", data=data, allow_redirects=False)
             self.assertEqual(response.status_code, 403, f"{method} {token!r}")
-            self.assertIn("This link is not valid", response.text)
+            self.assertIn("o_email_automation_invalid_link", response.text, "the clear invalid-link page")
         self.env.invalidate_all()
         self.assertNothingChanged()
 
@@ -193,7 +208,7 @@ class TestDoubleOptInHttp(HttpPolicyCommon):
         for token in (expired, forged, "garbage"):
             response = self.url_open(f"/email_automation/consent/{token}")
             self.assertEqual(response.status_code, 403)
-            self.assertIn("This link is not valid", response.text)
+            self.assertIn("o_email_automation_invalid_link", response.text, "the clear invalid-link page")
         self.env.invalidate_all()
         self.assertEqual(self.partner_pl.email_consent_state, "pending")
 
