@@ -206,7 +206,7 @@ class EmailAutomationPolicy(models.AbstractModel):
         capped_traces = traces.filtered(lambda t: caps.get(t.id))
         if not capped_traces:
             return
-        since = now - timedelta(days=max(days for _count, days in caps.values() if _count))
+        since = now - timedelta(days=max(cap[1] for cap in caps.values() if cap))
         # One aggregated query for the batch (index email_automation_trace_marketing_sent_idx).
         self.env["email.automation.trace"].flush_model(["category", "sent_at", "partner_id"])
         self.env.cr.execute(

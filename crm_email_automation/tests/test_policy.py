@@ -225,6 +225,19 @@ class TestFrequencyCap(PolicyCommon):
         self.assertSentTo("john@example.com", 1)
         self.assertEqual(traces.filtered(lambda t: t.partner_id == self.partner_pl).reason, "frequency_cap")
 
+    def test_uncapped_and_capped_scenarios_in_one_batch(self):
+        self.grant(self.partner_en | self.partner_pl)
+        self.history(self.partner_en, [WEDNESDAY_MORNING - timedelta(days=1)] * 3)
+        self.history(self.partner_pl, [WEDNESDAY_MORNING - timedelta(days=1)] * 3)
+        uncapped = self.marketing_scenario(name="Uncapped", frequency_cap_mode="none")
+        capped = self.marketing_scenario(name="Capped")
+        with freeze_time(WEDNESDAY_MORNING):
+            uncapped._enrol(self.partner_en.ids)
+            capped._enrol(self.partner_pl.ids)
+            self.run_queue()
+        self.assertSentTo("john@example.com", 1)
+        self.assertEqual(capped.participant_ids.trace_ids.reason, "frequency_cap")
+
     def test_transactional_mail_is_never_capped(self):
         self.history(self.partner_en, [WEDNESDAY_MORNING - timedelta(days=1)] * 5)
         self.send_now(self.create_scenario(), self.partner_en)
