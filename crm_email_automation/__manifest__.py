@@ -16,6 +16,8 @@
         "security/email_automation_security.xml",
         "data/ir_cron_data.xml",
         "data/ir_actions_server_data.xml",
+        "data/mail_template_data.xml",
+        "data/email_automation_policy_data.xml",
         "views/email_automation_step_views.xml",
         "views/email_automation_scenario_views.xml",
         "views/email_automation_participant_views.xml",
@@ -23,12 +25,18 @@
         "views/email_automation_enrolment_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
+        "views/email_automation_consent_views.xml",
+        "views/email_automation_policy_views.xml",
+        "views/res_partner_views.xml",
+        "views/email_automation_public_templates.xml",
         "wizard/email_automation_enrol_wizard_views.xml",
+        "wizard/email_automation_consent_wizard_views.xml",
         "views/crm_email_automation_menus.xml",
     ],
     "demo": [
         "demo/mail_template_demo.xml",
         "demo/email_automation_scenario_demo.xml",
+        "demo/email_automation_consent_wording_demo.xml",
     ],
     "assets": {
         "web.assets_tests": [

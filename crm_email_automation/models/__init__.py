@@ -8,3 +8,14 @@ from . import email_automation_mail_sender
 from . import base
 from . import ir_actions_server
 from . import res_config_settings
+from . import email_automation_consent_wording
+from . import email_automation_consent
+from . import email_automation_suppression
+from . import email_automation_rate_counter
+from . import email_automation_policy
+from . import email_automation_trace_policy
+from . import email_automation_scenario_policy
+from . import email_automation_mail_sender_policy
+from . import res_partner
+from . import crm_lead
+from . import mail_thread

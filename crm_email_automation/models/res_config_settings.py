@@ -1,4 +1,7 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+WEEKDAY_FIELDS = [f"email_automation_send_day_{day}" for day in range(7)]
 
 
 class ResConfigSettings(models.TransientModel):
@@ -22,3 +25,83 @@ class ResConfigSettings(models.TransientModel):
         default=30,
         help="Steps claimed by a worker that stopped answering return to the queue after this time.",
     )
+
+    email_automation_consent_policy = fields.Selection(
+        [("opt_in", "Explicit opt-in"), ("opt_out", "Opt-out (where the law allows it)")],
+        string="Marketing Consent Policy",
+        config_parameter="crm_email_automation.consent_policy",
+        default="opt_in",
+    )
+    email_automation_frequency_cap_count = fields.Integer(
+        string="Frequency Cap: E-mails",
+        config_parameter="crm_email_automation.frequency_cap_count",
+        default=3,
+        help="At most this many marketing e-mails per contact per period; 0: no cap.",
+    )
+    email_automation_frequency_cap_days = fields.Integer(
+        string="Frequency Cap: Days",
+        config_parameter="crm_email_automation.frequency_cap_days",
+        default=7,
+    )
+    email_automation_quiet_hours = fields.Boolean(
+        string="Quiet Hours", config_parameter="crm_email_automation.quiet_hours"
+    )
+    email_automation_send_window_start = fields.Float(
+        string="Send From", config_parameter="crm_email_automation.send_window_start", default=8.0
+    )
+    email_automation_send_window_end = fields.Float(
+        string="Send Until", config_parameter="crm_email_automation.send_window_end", default=20.0
+    )
+    email_automation_send_day_0 = fields.Boolean(string="Monday")
+    email_automation_send_day_1 = fields.Boolean(string="Tuesday")
+    email_automation_send_day_2 = fields.Boolean(string="Wednesday")
+    email_automation_send_day_3 = fields.Boolean(string="Thursday")
+    email_automation_send_day_4 = fields.Boolean(string="Friday")
+    email_automation_send_day_5 = fields.Boolean(string="Saturday")
+    email_automation_send_day_6 = fields.Boolean(string="Sunday")
+    email_automation_rate_limit_minute = fields.Integer(
+        string="E-mails per Minute",
+        config_parameter="crm_email_automation.rate_limit_minute",
+        help="Per outgoing mail server; 0: no limit.",
+    )
+    email_automation_rate_limit_hour = fields.Integer(
+        string="E-mails per Hour",
+        config_parameter="crm_email_automation.rate_limit_hour",
+        help="Per outgoing mail server; 0: no limit.",
+    )
+    email_automation_soft_bounce_limit = fields.Integer(
+        string="Soft Bounces Before Suppression",
+        config_parameter="crm_email_automation.soft_bounce_limit",
+        default=3,
+    )
+    email_automation_doi_validity_hours = fields.Integer(
+        string="Confirmation Link Validity (hours)",
+        config_parameter="crm_email_automation.doi_validity_hours",
+        default=72,
+    )
+    email_automation_retention_months = fields.Integer(
+        string="Keep History (months)",
+        config_parameter="crm_email_automation.retention_months",
+        default=24,
+        help="Finished steps and their events older than this are deleted; 0: kept forever.",
+    )
+
+    @api.model
+    def get_values(self):
+        res = super().get_values()
+        days = self.env["ir.config_parameter"].sudo().get_param("crm_email_automation.send_days", "0123456")
+        res.update({name: str(day) in days for day, name in enumerate(WEEKDAY_FIELDS)})
+        return res
+
+    def set_values(self):
+        res = super().set_values()
+        days = "".join(str(day) for day, name in enumerate(WEEKDAY_FIELDS) if self[name])
+        self.env["ir.config_parameter"].sudo().set_param("crm_email_automation.send_days", days)
+        return res
+
+    @api.constrains("email_automation_send_window_start", "email_automation_send_window_end")
+    def _check_send_window(self):
+        for settings in self:
+            start, end = settings.email_automation_send_window_start, settings.email_automation_send_window_end
+            if not 0 <= start < end <= 24:
+                raise ValidationError(self.env._("The send window must start before it ends, within the day."))

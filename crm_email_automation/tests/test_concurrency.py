@@ -5,8 +5,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -123,6 +124,50 @@ class TestConcurrentQueue(BaseCase):
                 thread.join(timeout=120)
         self.assertFalse(errors)
         self.assertEachTraceSentOnce()
+
+    def test_two_workers_together_respect_the_rate_limit(self):
+        now = datetime.now()
+        if now.minute == 59 and now.second > 30:
+            time.sleep(61 - now.second)  # both workers in the same hour window
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["ir.config_parameter"].set_param("crm_email_automation.rate_limit_hour", 15)
+
+        def reset():
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["ir.config_parameter"].set_param("crm_email_automation.rate_limit_hour", 0)
+                cr.execute("DELETE FROM email_automation_rate_counter WHERE channel = %s", [str(self.server_id)])
+
+        self.addCleanup(reset)
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def worker():
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    barrier.wait(timeout=30)
+                    env["email.automation.queue"]._process_due_traces(batch_size=5, auto_commit=True)
+            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(error)
+
+        with real_smtp_patch():
+            threads = [threading.Thread(target=worker) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        self.assertFalse(errors)
+        self.assertEqual(len(self.smtp.messages), 15, "the two workers together sent no more than the limit")
+        self.assertEqual(self.trace_states(), Counter(sent=15, scheduled=self.PARTNERS - 15))
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            deferred = env["email.automation.trace"].search(
+                [("scenario_id", "=", self.scenario_id), ("state", "=", "scheduled")]
+            )
+            self.assertEqual(set(deferred.mapped("reason")), {"rate_limit"})
+            self.assertEqual(set(deferred.mapped("attempt_count")), {0}, "a deferral is not an attempt")
 
     def test_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(self):
         killed_after = 7

@@ -22,6 +22,10 @@ class TestDemoIdleQuotation(EmailAutomationCommon):
         cls.scenario.write({"state": "running", "date_started": cls.start, "time_checked_at": cls.start})
         customers = (cls.partner_pl | cls.partner_en).ids
         cls.scenario.domain = f"[('state', 'in', ['draft', 'sent']), ('partner_id', 'in', {customers})]"
+        # The reminders are marketing e-mail: the customers agreed to it, and the test's clock
+        # (any hour of the day) is not what it checks, so quiet hours are off.
+        (cls.partner_pl | cls.partner_en)._email_consent_record("granted", "user", reason="Test customers")
+        cls.env["ir.config_parameter"].set_param("crm_email_automation.quiet_hours", False)
 
     def make_idle_quotation(self, partner):
         order = self.create_order(partner)

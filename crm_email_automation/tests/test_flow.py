@@ -13,6 +13,14 @@ from .common import EmailAutomationCommon
 
 @tagged("post_install", "-at_install")
 class TestFlow(EmailAutomationCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The reminders below are marketing e-mail: the customers agreed to it, and the
+        # test's clock (any hour of the day) is not what these tests check.
+        (cls.partner_pl | cls.partner_en)._email_consent_record("granted", "user", reason="Test customers")
+        cls.env["ir.config_parameter"].set_param("crm_email_automation.quiet_hours", False)
+
     def two_step_scenario(self, **values):
         return self.create_scenario(
             "sale.order",

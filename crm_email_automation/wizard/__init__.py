@@ -1,1 +1,2 @@
 from . import email_automation_enrol_wizard
+from . import email_automation_consent_wizard

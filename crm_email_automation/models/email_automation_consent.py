@@ -1,0 +1,95 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+CONSENT_EVENTS = [
+    ("granted", "Granted"),
+    ("doi_sent", "Double opt-in sent"),
+    ("confirmed", "Confirmed"),
+    ("withdrawn", "Withdrawn"),
+    ("imported", "Imported"),
+    ("erased", "Erased"),
+]
+CONSENT_SOURCES = [
+    ("user", "User"),
+    ("import", "Import"),
+    ("form", "Web form"),
+    ("email_link", "E-mail link"),
+    ("webhook", "Provider webhook"),
+    ("api", "API"),
+]
+# The consent state a partner has after each ledger event.
+EVENT_STATES = {
+    "granted": "granted",
+    "confirmed": "granted",
+    "imported": "granted",
+    "doi_sent": "pending",
+    "withdrawn": "withdrawn",
+    "erased": "withdrawn",
+}
+# Only these private operations may change ledger rows: they remove personal data, never facts.
+PURGE_CONTEXT_KEY = "email_automation_consent_purge"
+
+
+class EmailAutomationConsent(models.Model):
+    """Append-only consent ledger: the proof of every e-mail marketing consent change.
+
+    Entries are created by the module's own methods only (no create right for anyone);
+    nobody edits or deletes them, through the UI or the ORM. Erasure (Art. 17) and the
+    retention purge remove personal data from them through a private context key.
+    """
+
+    _name = "email.automation.consent"
+    _description = "E-mail Consent Ledger Entry"
+    _order = "date desc, id desc"
+    _rec_name = "event"
+
+    date = fields.Datetime(string="Date (UTC)", required=True, readonly=True, default=fields.Datetime.now, index=True)
+    partner_id = fields.Many2one("res.partner", string="Contact", readonly=True, index=True, ondelete="set null")
+    email = fields.Char(string="E-mail", readonly=True)
+    email_hash = fields.Char(string="Address Hash", readonly=True, index=True)
+    event = fields.Selection(CONSENT_EVENTS, required=True, readonly=True)
+    source = fields.Selection(CONSENT_SOURCES, required=True, readonly=True)
+    wording_id = fields.Many2one("email.automation.consent.wording", readonly=True, ondelete="restrict")
+    ip_address = fields.Char(string="IP Address", readonly=True)
+    user_agent = fields.Char(readonly=True)
+    user_id = fields.Many2one("res.users", string="Done By", readonly=True, ondelete="set null")
+    reason = fields.Text(readonly=True)
+    is_erased = fields.Boolean(string="Personal Data Erased", readonly=True)
+
+    def write(self, vals):
+        if not self.env.context.get(PURGE_CONTEXT_KEY):
+            raise UserError(self.env._("The consent ledger is append-only: its entries cannot be changed."))
+        return super().write(vals)
+
+    def unlink(self):
+        if not self.env.context.get(PURGE_CONTEXT_KEY):
+            raise UserError(self.env._("The consent ledger is append-only: its entries cannot be deleted."))
+        return super().unlink()
+
+    @api.model
+    def _record(self, partners, event, source, wording=None, ip_address=None, user_agent=None, reason=None):
+        """Append one entry per partner. Private: callers check who may do it."""
+        Suppression = self.env["email.automation.suppression"]
+        vals_list = [
+            {
+                "partner_id": partner.id,
+                "email": partner.email_normalized or partner.email or False,
+                "email_hash": Suppression._hash(partner.email_normalized) if partner.email_normalized else False,
+                "event": event,
+                "source": source,
+                "wording_id": wording.id if wording else False,
+                "ip_address": ip_address or False,
+                "user_agent": (user_agent or "")[:512] or False,
+                "user_id": self.env.user.id if not self.env.user._is_public() else False,
+                "reason": reason or False,
+            }
+            for partner in partners
+        ]
+        # sudo: nobody has the create right on the ledger; only these methods append to it.
+        return self.sudo().create(vals_list)
+
+    def _erase_personal_data(self):
+        """Keep the fact (event, date, source, wording, hash), drop who and how."""
+        self.sudo().with_context(**{PURGE_CONTEXT_KEY: True}).write(
+            {"email": False, "ip_address": False, "user_agent": False, "reason": False, "is_erased": True}
+        )

@@ -1,0 +1,91 @@
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import api, models, tools
+
+UNSUBSCRIBE_SCOPE = "crm_email_automation.unsubscribe"
+# Unsubscribe links keep working for well over a year after the e-mail.
+UNSUBSCRIBE_VALIDITY_DAYS = 400
+
+
+class EmailAutomationMailSender(models.AbstractModel):
+    _inherit = "email.automation.mail.sender"
+
+    @api.model
+    def _is_marketing(self, envelope):
+        return envelope["trace"].scenario_id.category == "marketing"
+
+    @api.model
+    def _unsubscribe_token(self, trace):
+        return tools.misc.hash_sign(
+            self.env(su=True), UNSUBSCRIBE_SCOPE, [trace.id], expiration=timedelta(days=UNSUBSCRIBE_VALIDITY_DAYS)
+        )
+
+    @api.model
+    def _verify_unsubscribe_token(self, token):
+        """The trace a valid, unexpired unsubscribe token was made for, else None."""
+        try:
+            # sudo: the signature key is the database secret.
+            payload = tools.misc.verify_hash_signed(self.env(su=True), UNSUBSCRIBE_SCOPE, token)
+        except (ValueError, TypeError, UnicodeError, IndexError):
+            return None
+        if not isinstance(payload, list) or len(payload) != 1 or not isinstance(payload[0], int):
+            return None
+        # sudo: the signed token is the recipient's credential; there is no user.
+        trace = self.env["email.automation.trace"].sudo().browse(payload[0]).exists()
+        if not trace or (not trace.partner_id and not trace.email_to):
+            return None
+        return trace
+
+    @api.model
+    def _unsubscribe_trace(self, trace, source, ip_address=None, user_agent=None):
+        """Unsubscribe the recipient of `trace` from marketing e-mail."""
+        partner = trace.partner_id
+        emails = [tools.email_normalize(trace.email_to)] if trace.email_to else []
+        if partner:
+            partner._email_automation_unsubscribe(source, emails=emails, ip_address=ip_address, user_agent=user_agent)
+        else:
+            # sudo: an address without a contact is blacklisted for marketing all the same.
+            for email in filter(None, emails):
+                self.env["mail.blacklist"].sudo()._add(email)
+
+    @api.model
+    def _unsubscribe_url(self, trace):
+        return f"{trace.scenario_id.get_base_url()}/email_automation/unsubscribe/{self._unsubscribe_token(trace)}"
+
+    @api.model
+    def _unsubscribe_mailto(self, trace):
+        company = trace.scenario_id.company_id
+        address = company.catchall_email or tools.email_normalize(company.email or "")
+        if not address:
+            return False
+        # The token in the subject lets the mail gateway unsubscribe the right person.
+        return f"mailto:{address}?subject=unsubscribe%20{self._unsubscribe_token(trace)}"
+
+    @api.model
+    def _render(self, envelopes):
+        res = super()._render(envelopes)
+        for envelope in envelopes:
+            if not self._is_marketing(envelope) or envelope["trace"].state != "processing":
+                continue
+            url = self._unsubscribe_url(envelope["trace"])
+            envelope["unsubscribe_url"] = url
+            label = self.with_context(lang=envelope["lang"]).env._("Unsubscribe from these e-mails")
+            footer = Markup(
+                '<p style="font-size: 12px; color: #6c757d; margin-top: 24px;">'
+                '<a href="%s" style="color: #6c757d;">%s</a></p>'
+            ) % (url, label)
+            envelope["body_html"] = Markup(envelope.get("body_html") or "") + footer
+        return res
+
+    @api.model
+    def _prepare_headers(self, envelope):
+        headers = super()._prepare_headers(envelope)
+        if self._is_marketing(envelope):
+            trace = envelope["trace"]
+            url = envelope.get("unsubscribe_url") or self._unsubscribe_url(trace)
+            mailto = self._unsubscribe_mailto(trace)
+            headers["List-Unsubscribe"] = f"<{url}>, <{mailto}>" if mailto else f"<{url}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        return headers
