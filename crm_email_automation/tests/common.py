@@ -1,6 +1,7 @@
 from types import SimpleNamespace
 from unittest.mock import patch
 
+import odoo.http
 from odoo import Command
 from odoo.modules import module as odoo_module
 from odoo.tests import TransactionCase, new_test_user
@@ -13,6 +14,16 @@ from .smtp_server import SmtpServer
 def real_smtp_patch():
     """Odoo never opens an SMTP connection in tests; these tests want the real thing."""
     return patch.object(ir_mail_server, "modules", SimpleNamespace(module=SimpleNamespace(current_test=None)))
+
+
+def warm_up_http_statics():
+    """Read every addon manifest now, in this thread, before a browser hits the server.
+
+    The HTTP server reads them lazily on the first static request; several of its threads
+    parsing at once trip a CPython 3.11/3.12 bug ("AST constructor recursion depth
+    mismatch", fixed in 3.11.8 and 3.12.2) that fails the request.
+    """
+    odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement  (a lazy property)
 
 
 def body_text(message):

@@ -1,5 +1,7 @@
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from .common import warm_up_http_statics
+
 
 @tagged("post_install", "-at_install")
 class TestUiTour(HttpCase):
@@ -8,6 +10,7 @@ class TestUiTour(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        warm_up_http_statics()
         # A manager who is not an administrator, in English whatever the database's language.
         cls.env["res.lang"]._activate_lang("en_US")
         cls.manager = new_test_user(

@@ -10,6 +10,7 @@ from odoo.tests import HttpCase, tagged
 
 from ..models.email_automation_mail_sender_policy import UNSUBSCRIBE_SCOPE
 from ..models.res_partner import DOI_SCOPE
+from .common import warm_up_http_statics
 from .test_policy import PolicyCommon
 
 
@@ -35,6 +36,7 @@ class TestUnsubscribeHttp(HttpPolicyCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        warm_up_http_statics()
         cls.config.set_param("crm_email_automation.quiet_hours", False)
         cls.grant(cls, cls.partner_pl | cls.partner_en)
 
