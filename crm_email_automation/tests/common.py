@@ -23,7 +23,8 @@ def warm_up_http_statics():
     parsing at once trip a CPython 3.11/3.12 bug ("AST constructor recursion depth
     mismatch", fixed in 3.11.8 and 3.12.2) that fails the request.
     """
-    odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement  (a lazy property)
+    # A lazy property: reading it computes it.
+    odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement
 
 
 def body_text(message):
