@@ -103,7 +103,9 @@ class TestConcurrentQueue(BaseCase):
         self.assertEqual(set(per_trace.values()), {1}, f"some traces were sent twice: {per_trace}")
         self.assertEqual(self.trace_states(), Counter(sent=self.PARTNERS))
 
-    def test_two_workers_never_send_a_trace_twice(self):
+    def run_two_workers(self):
+        """Process the queue in two threads, each with its own cursor, started together;
+        return the errors they raised."""
         barrier = threading.Barrier(2)
         errors = []
 
@@ -113,7 +115,7 @@ class TestConcurrentQueue(BaseCase):
                     env = api.Environment(cr, SUPERUSER_ID, {})
                     barrier.wait(timeout=30)
                     env["email.automation.queue"]._process_due_traces(batch_size=5, auto_commit=True)
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            except Exception as error:  # noqa: BLE001 - reported by the caller's assertion
                 errors.append(error)
 
         with real_smtp_patch():
@@ -122,7 +124,10 @@ class TestConcurrentQueue(BaseCase):
                 thread.start()
             for thread in threads:
                 thread.join(timeout=120)
-        self.assertFalse(errors)
+        return errors
+
+    def test_two_workers_never_send_a_trace_twice(self):
+        self.assertFalse(self.run_two_workers())
         self.assertEachTraceSentOnce()
 
     def test_two_workers_together_respect_the_rate_limit(self):
@@ -140,25 +145,7 @@ class TestConcurrentQueue(BaseCase):
                 cr.execute("DELETE FROM email_automation_rate_counter WHERE channel = %s", [str(self.server_id)])
 
         self.addCleanup(reset)
-        barrier = threading.Barrier(2)
-        errors = []
-
-        def worker():
-            try:
-                with self.registry.cursor() as cr:
-                    env = api.Environment(cr, SUPERUSER_ID, {})
-                    barrier.wait(timeout=30)
-                    env["email.automation.queue"]._process_due_traces(batch_size=5, auto_commit=True)
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
-                errors.append(error)
-
-        with real_smtp_patch():
-            threads = [threading.Thread(target=worker) for _ in range(2)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=120)
-        self.assertFalse(errors)
+        self.assertFalse(self.run_two_workers())
         self.assertEqual(len(self.smtp.messages), 15, "the two workers together sent no more than the limit")
         self.assertEqual(self.trace_states(), Counter(sent=15, scheduled=self.PARTNERS - 15))
         with self.registry.cursor() as cr:
