@@ -71,18 +71,12 @@ class EmailAutomationMailSender(models.AbstractModel):
         """One dict per trace with its record, recipient and language; traces without a
         usable recipient are skipped with the reason."""
         envelopes = []
-        records = {}
-        for scenario in traces.scenario_id:
-            scenario_traces = traces.filtered(lambda t, s=scenario: t.scenario_id == s)
-            # sudo: the queue renders for the scenario, not for whoever owns the record.
-            for record in self.env[scenario.model_name].sudo().browse(scenario_traces.mapped("res_id")):
-                records[scenario.model_name, record.id] = record
+        recipients = traces._recipients()
         default_lang = self.env.company.partner_id.lang or "en_US"
         for trace in traces:
             scenario = trace.scenario_id
-            record = records[scenario.model_name, trace.res_id]
+            record, email = recipients[trace.id]
             partner = trace.participant_id.partner_id
-            email = scenario._get_recipient_email(record, partner)
             if not email:
                 trace._finish("skipped", "no_recipient")
                 continue

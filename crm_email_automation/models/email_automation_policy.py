@@ -78,18 +78,11 @@ class EmailAutomationPolicy(models.AbstractModel):
 
     @api.model
     def _trace_emails(self, traces):
-        """{trace id: normalized recipient address or False}, records read per scenario."""
-        result = {}
-        for scenario in traces.scenario_id:
-            scenario_traces = traces.filtered(lambda t, s=scenario: t.scenario_id == s)
-            # sudo: the queue decides for the scenario, not for whoever owns the record.
-            records = self.env[scenario.model_name].sudo().browse(scenario_traces.mapped("res_id"))
-            by_id = {record.id: record for record in records}
-            for trace in scenario_traces:
-                record = by_id[trace.res_id]
-                email = scenario._get_recipient_email(record, trace.participant_id.partner_id)
-                result[trace.id] = tools.email_normalize(email) if email else False
-        return result
+        """{trace id: normalized recipient address or False}."""
+        return {
+            trace_id: tools.email_normalize(email) if email else False
+            for trace_id, (_record, email) in traces._recipients().items()
+        }
 
     # ------------------------------------------------------------------
     # Checks

@@ -233,6 +233,19 @@ class EmailAutomationTrace(models.Model):
         holdouts._finish("skipped", "holdout")
         return runnable.filtered(lambda t: t.state == "processing")
 
+    def _recipients(self):
+        """{trace id: (record, recipient address as written)}, the records read once per
+        scenario. Shared by the sending policy and the mail sender."""
+        result = {}
+        for scenario in self.scenario_id:
+            traces = self.filtered(lambda t, s=scenario: t.scenario_id == s)
+            # sudo: the queue works for the scenario, not for whoever owns the record.
+            records = {r.id: r for r in self.env[scenario.model_name].sudo().browse(traces.mapped("res_id"))}
+            for trace in traces:
+                record = records[trace.res_id]
+                result[trace.id] = (record, scenario._get_recipient_email(record, trace.participant_id.partner_id))
+        return result
+
     def _finish(self, state, reason=False, detail=False):
         if self:
             self.write(
