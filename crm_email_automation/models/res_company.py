@@ -93,7 +93,8 @@ class ResCompany(models.Model):
         base_url = company.email_automation_mailchimp_base_url
         if not (key and base_url and company.email_automation_mailchimp_list_id):
             return None
-        return MailchimpClient(base_url, key)
+        timeout = float(self.env["ir.config_parameter"].sudo().get_param("crm_email_automation.mailchimp_timeout", 10))
+        return MailchimpClient(base_url, key, timeout=timeout)
 
     @api.model
     def _email_automation_is_neutralized(self):
