@@ -128,7 +128,7 @@ class MailchimpServer:
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting (timeout tests)
+                    return  # the client gave up waiting (timeout tests)
 
             do_GET = do_PUT = do_POST = _serve  # noqa: N815 - http.server's handler names
 
