@@ -10,6 +10,18 @@ class ResConfigSettings(models.TransientModel):
     email_automation_mailchimp_enabled = fields.Boolean(
         related="company_id.email_automation_mailchimp_enabled", readonly=False
     )
+    email_automation_mailchimp_auth_method = fields.Selection(
+        related="company_id.email_automation_mailchimp_auth_method", readonly=False
+    )
+    email_automation_mailchimp_oauth_client_id = fields.Char(
+        related="company_id.email_automation_mailchimp_oauth_client_id", readonly=False, groups="base.group_system"
+    )
+    email_automation_mailchimp_oauth_client_secret = fields.Char(
+        related="company_id.email_automation_mailchimp_oauth_client_secret", readonly=False, groups="base.group_system"
+    )
+    email_automation_mailchimp_oauth_account = fields.Char(
+        related="company_id.email_automation_mailchimp_oauth_account"
+    )
     email_automation_mailchimp_api_key = fields.Char(
         related="company_id.email_automation_mailchimp_api_key", readonly=False, groups="base.group_system"
     )
@@ -34,6 +46,10 @@ class ResConfigSettings(models.TransientModel):
     def action_email_automation_mailchimp_sync(self):
         self.ensure_one()
         return self.company_id._email_automation_mailchimp_sync_now()
+
+    def action_email_automation_mailchimp_connect(self):
+        self.ensure_one()
+        return self.company_id._email_automation_mailchimp_oauth_start()
 
     def action_email_automation_mailchimp_members(self):
         self.ensure_one()

@@ -6,6 +6,7 @@ what to push. The API key is the HTTP basic password and never appears in an err
 
 import hashlib
 import re
+from urllib.parse import urlencode
 
 import requests
 
@@ -128,3 +129,67 @@ class MailchimpClient:
         else:
             kind = "permanent"
         return MailchimpError(kind, message[:500], status=status)
+
+
+# ----------------------------------------------------------------------
+# OAuth2 connection (Mailchimp's tokens do not expire)
+# ----------------------------------------------------------------------
+
+OAUTH_AUTHORIZE_URL = "https://login.mailchimp.com/oauth2/authorize"
+OAUTH_TOKEN_URL = "https://login.mailchimp.com/oauth2/token"
+OAUTH_METADATA_URL = "https://login.mailchimp.com/oauth2/metadata"
+
+
+def oauth_authorize_url(authorize_url, client_id, redirect_uri, state):
+    """Where to send the administrator's browser to grant access."""
+    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state})
+    return f"{authorize_url}?{query}"
+
+
+def oauth_exchange_code(token_url, client_id, client_secret, redirect_uri, code, timeout=DEFAULT_TIMEOUT):
+    """The access token for an authorization code."""
+    payload = _oauth_call(
+        "POST",
+        token_url,
+        timeout,
+        data={
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uri": redirect_uri,
+            "code": code,
+        },
+    )
+    token = payload.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise MailchimpError("permanent", "Mailchimp returned no access token.")
+    return token
+
+
+def oauth_metadata(metadata_url, token, timeout=DEFAULT_TIMEOUT):
+    """The account's data center (`dc`), API endpoint and name."""
+    payload = _oauth_call("GET", metadata_url, timeout, headers={"Authorization": f"OAuth {token}"})
+    if not isinstance(payload.get("dc"), str) or not DATA_CENTER_RE.search("-" + payload["dc"]):
+        raise MailchimpError("permanent", "Mailchimp returned no data center.")
+    return payload
+
+
+def _oauth_call(method, url, timeout, **kwargs):
+    try:
+        response = requests.request(method, url, timeout=timeout, **kwargs)
+    except requests.Timeout:
+        raise MailchimpError("transient", "Mailchimp did not answer in time.") from None
+    except requests.RequestException as error:
+        raise MailchimpError("transient", f"Cannot reach Mailchimp: {type(error).__name__}.") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        payload = {}
+    if response.ok:
+        return payload
+    # OAuth errors (RFC 6749): `error` and `error_description`; never echo what was sent.
+    message = str(payload.get("error_description") or payload.get("error") or f"HTTP {response.status_code}")
+    kind = "transient" if response.status_code == 429 or response.status_code >= 500 else "permanent"
+    raise MailchimpError(kind, message[:300], status=response.status_code)

@@ -7,3 +7,4 @@ from . import test_ui_tour
 from . import test_validation
 from . import test_mailchimp_sync
 from . import test_mailchimp_webhook
+from . import test_mailchimp_oauth

@@ -1,8 +1,9 @@
 """A local Mailchimp Marketing API 3.0 (audience members) on 127.0.0.1, for the tests.
 
-It checks the API key (HTTP basic password) and the member hash rule, keeps the members it
-receives and records every request; `script` answers the next member PUTs with errors
-(status, problem document, delay) to exercise the error classes.
+It checks the API key (HTTP basic password) or the OAuth2 token (bearer) and the member hash
+rule, keeps the members it receives and records every request; `script` answers the next
+member PUTs with errors (status, problem document, delay) to exercise the error classes.
+It also plays login.mailchimp.com's OAuth2 endpoints (authorize, token, metadata).
 """
 
 import base64
@@ -12,6 +13,7 @@ import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
 
@@ -28,6 +30,13 @@ class MailchimpServer:
         self.members = {}  # (list_id, hash) -> member
         self.requests = []  # dicts: method, path, user, password, body
         self.script = []  # next member PUT answers: (status, payload) or ("slow", seconds)
+        self.oauth = {
+            "client_id": "odoo-app-1234",
+            "client_secret": "app-secret-5678",
+            "code": "code-9abc",
+            "token": "oauth-token-def0",
+        }
+        self.authorized_redirect_uri = None
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.httpd.daemon_threads = True
@@ -56,9 +65,9 @@ class MailchimpServer:
 
     # ------------------------------------------------------------------
 
-    def _answer(self, method, path, user, password, body):
+    def _answer(self, method, path, user, password, body, bearer=None):
         """(status, payload) for a request; the API's documented behaviour."""
-        if password != self.api_key:
+        if password != self.api_key and (not bearer or bearer != self.oauth["token"]):
             detail = "Your API key may be invalid, or you've attempted to access the wrong datacenter."
             return problem(401, "API Key Invalid", detail)
         parts = path.split("?")[0].strip("/").split("/")
@@ -99,6 +108,36 @@ class MailchimpServer:
             self.members[list_id, member_hash] = member
         return 200, member
 
+    def _oauth(self, method, path, scheme, credential, raw):
+        """login.mailchimp.com: (status, payload, headers)."""
+        url = urlsplit(path)
+        oauth = self.oauth
+        if method == "GET" and url.path == "/oauth2/authorize":
+            # The administrator logs in and allows the app: straight back with a code.
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            if query.get("response_type") != "code" or query.get("client_id") != oauth["client_id"]:
+                return 400, {"error": "invalid_client"}, {}
+            self.authorized_redirect_uri = query["redirect_uri"]
+            location = query["redirect_uri"] + "?" + urlencode({"code": oauth["code"], "state": query.get("state", "")})
+            return 302, {}, {"Location": location}
+        if method == "POST" and url.path == "/oauth2/token":
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            if form.get("client_id") != oauth["client_id"] or form.get("client_secret") != oauth["client_secret"]:
+                return 401, {"error": "invalid_client", "error_description": "Invalid client credentials"}, {}
+            if (
+                form.get("grant_type") != "authorization_code"
+                or form.get("code") != oauth["code"]
+                or form.get("redirect_uri") != self.authorized_redirect_uri
+            ):
+                return 400, {"error": "invalid_grant", "error_description": "Invalid authorization code"}, {}
+            return 200, {"access_token": oauth["token"], "expires_in": 0, "scope": None}, {}
+        if method == "GET" and url.path == "/oauth2/metadata":
+            if scheme != "OAuth" or credential != oauth["token"]:
+                return 401, {"error": "invalid_token"}, {}
+            endpoint = self.base_url.removesuffix("/3.0")
+            return 200, {"dc": "us6", "accountname": "Acme Sp. z o.o.", "api_endpoint": endpoint}, {}
+        return 404, {"error": "not_found"}, {}
+
     def _handler_class(self):
         server = self
 
@@ -114,14 +153,29 @@ class MailchimpServer:
                 auth = self.headers.get("Authorization") or ""
                 if auth.startswith("Basic "):
                     user, _sep, password = base64.b64decode(auth[6:]).decode().partition(":")
+                scheme, _sep, credential = auth.partition(" ")
                 with server.lock:
                     server.requests.append(
-                        {"method": self.command, "path": self.path, "user": user, "password": password, "body": body}
+                        {
+                            "method": self.command,
+                            "path": self.path,
+                            "user": user,
+                            "password": password,
+                            "authorization": auth,
+                            "body": body,
+                        }
                     )
-                status, payload = server._answer(self.command, self.path, user, password, body)
+                headers = {}
+                if self.path.startswith("/oauth2/"):
+                    status, payload, headers = server._oauth(self.command, self.path, scheme, credential, raw)
+                else:
+                    bearer = credential if scheme == "Bearer" else None
+                    status, payload = server._answer(self.command, self.path, user, password, body, bearer)
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
                     content_type = "application/problem+json" if status >= 400 else "application/json"
                     self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
