@@ -92,7 +92,7 @@ class OdooSetup:
 
     # ------------------------------------------------------------------
 
-    def create_database(self):
+    def create_database(self, modules=MODULES):
         """Create and install the bench database with odoo-bin (as a user would)."""
         if self.database_exists():
             raise SystemExit(f"database {self.db_name} already exists: refusing to reuse or drop it")
@@ -100,7 +100,7 @@ class OdooSetup:
             sys.executable,
             str(self.odoo_dir / "odoo-bin"),
             *self.odoo_args(),
-            f"--init={MODULES}",
+            f"--init={modules}",
             "--stop-after-init",
         ]
         started = time.monotonic()

@@ -1,0 +1,425 @@
+"""Delivery providers: sending through the Brevo API against the SMTP path, and webhook
+ingestion.
+
+1. Sending. N traces (10,000) of a transactional scenario go through the queue as the cron
+   runs it (claim, checks, render, deliver, chatter, commit per e-mail), alternately through
+   the SMTP provider (to a local aiosmtpd sink) and the Brevo API provider (to a local server
+   that speaks Brevo's send API, bench/brevo_sink.py), each in a process of its own. Prints
+   traces per second of each, their medians and the ratio Brevo / SMTP of the same run.
+2. Webhook ingestion. Odoo's HTTP server runs as one worker (``--workers=1``); the bench
+   posts 10,000 Brevo events about the e-mails just sent, one event per request as Brevo
+   does, then the same number as Mandrill batches (signed, 1,000 events per request).
+   Prints events per second; the target is at least 200 per second.
+
+    python bench/bench_providers.py [--traces 10000] [--runs 3] [--events 10000]
+
+The script creates its own database (``cea_bench_providers_<date>_<pid>``) and drops it at
+the end (``--keep-db`` keeps it). Exit status 0 when the webhook target is met.
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime
+from urllib.parse import urlencode
+
+import requests
+from brevo_sink import API_KEY, BrevoSink
+from odoo_env import DB_PREFIX, OdooSetup, default_odoo_dir, engine_version, snapshot_addon, superuser_env
+from smtp_sink import SmtpSink, free_port
+
+WEBHOOK_TOKEN = "bench-webhook-token"  # noqa: S105 - a bench database's throw-away secret
+MANDRILL_KEY = "bench-mandrill-key"
+WEBHOOK_TARGET = 200.0  # events per second, one worker
+
+
+def progress(message):
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--traces", type=int, default=10_000, help="traces per sending run")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each path; medians are reported")
+    parser.add_argument("--events", type=int, default=10_000, help="webhook events per ingestion run")
+    parser.add_argument("--odoo-dir", default=default_odoo_dir())
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args(argv)
+    args.db_name = f"{DB_PREFIX}providers_{datetime.now():%Y%m%d_%H%M%S}"
+    return args
+
+
+# ----------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------
+
+
+def prepare(env, args, smtp_port, brevo_url):
+    env["email.automation.scenario"].search([("state", "=", "running")]).write({"state": "paused"})
+    env["ir.mail_server"].search([]).write({"active": False})
+    server = env["ir.mail_server"].create(
+        {"name": "Bench sink", "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_encryption": "none"}
+    )
+    env.company.email = "bench.sender@example.com"
+    env["ir.config_parameter"].set_param("crm_email_automation.batch_size", 200)
+    Provider = env["email.automation.provider"]
+    Provider.search([]).write({"is_default": False})
+    providers = {
+        "smtp": Provider.create({"name": "Bench SMTP", "kind": "smtp", "mail_server_id": server.id}),
+        "brevo": Provider.create(
+            {
+                "name": "Bench Brevo",
+                "kind": "brevo",
+                "api_base_url": brevo_url,
+                "api_key": API_KEY,
+                "webhook_token": WEBHOOK_TOKEN,
+            }
+        ),
+        "mandrill": Provider.create(
+            {"name": "Bench Mandrill", "kind": "mandrill", "api_key": "unused", "webhook_key": MANDRILL_KEY}
+        ),
+    }
+    template = env["mail.template"].create(
+        {
+            "name": "Bench order update",
+            "model_id": env["ir.model"]._get_id("res.partner"),
+            "subject": "Your order, {{ object.name }}",
+            "email_from": "{{ object.env.company.email_formatted }}",
+            "body_html": "<p>Hello <t t-out='object.name'/>, your order is on its way.</p>",
+        }
+    )
+    total = args.traces * args.runs * 2
+    partners = env["res.partner"]
+    for start in range(0, total, 2000):
+        partners |= env["res.partner"].create(
+            [
+                {"name": f"Bench Person {i:06d}", "email": f"bench.{i:06d}@example.com", "lang": "en_US"}
+                for i in range(start, min(start + 2000, total))
+            ]
+        )
+    env.cr.commit()
+    return providers, template, partners
+
+
+def create_scenario(env, template, provider, name):
+    scenario = env["email.automation.scenario"].create(
+        {
+            "name": name,
+            "model_id": env["ir.model"]._get_id("res.partner"),
+            "trigger": "manual",
+            "category": "transactional",
+            "provider_id": provider.id,
+            "step_ids": [
+                (
+                    0,
+                    0,
+                    {
+                        "name": "Order update",
+                        "trigger_type": "begin",
+                        "action_type": "mail",
+                        "mail_template_id": template.id,
+                        "delay": 0,
+                    },
+                )
+            ],
+        }
+    )
+    scenario.action_start()
+    return scenario
+
+
+# ----------------------------------------------------------------------
+# 1. Sending
+# ----------------------------------------------------------------------
+
+
+def measure_sending(env, template, provider, partners, label, delivered):
+    """Send one e-mail to each of `partners` through `provider`; return traces per second."""
+    scenario = create_scenario(env, template, provider, f"Bench {label}")
+    scenario._enrol(partners.ids)
+    env.cr.commit()
+    before = delivered()
+    started = time.perf_counter()
+    env["email.automation.queue"]._process_due_traces(auto_commit=True)
+    elapsed = time.perf_counter() - started
+    env.cr.commit()
+    states = dict(
+        env["email.automation.trace"]._read_group([("scenario_id", "=", scenario.id)], ["state"], ["__count"])
+    )
+    arrived = delivered() - before
+    if states != {"sent": len(partners)} or arrived != len(partners):
+        raise SystemExit(f"{label}: expected {len(partners)} sent, got {states} and {arrived} delivered")
+    rate = len(partners) / elapsed
+    progress(f"{label:<12} {len(partners)} traces in {elapsed:7.2f} s: {rate:7.1f} traces/s")
+    return rate, scenario
+
+
+# ----------------------------------------------------------------------
+# 2. Webhook ingestion
+# ----------------------------------------------------------------------
+
+
+class OdooServer:
+    """odoo-bin serving HTTP with one worker, on the bench database."""
+
+    def __init__(self, setup):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [
+            sys.executable,
+            str(setup.odoo_dir / "odoo-bin"),
+            *setup.odoo_args(),
+            f"--db-filter=^{setup.db_name}$",
+            "--http-interface=127.0.0.1",
+            f"--http-port={self.port}",
+            "--workers=1",
+            "--limit-time-real=600",
+            "--limit-time-cpu=600",
+        ]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/web/health", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError("Odoo's HTTP server did not start")
+
+    def stop(self):
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+
+def brevo_events(traces, event, now):
+    return [
+        {
+            "event": event,
+            "email": trace["email_to"],
+            "message-id": trace["provider_message_id"],
+            "date": datetime.fromtimestamp(now).strftime("%Y-%m-%d %H:%M:%S"),
+            "ts_event": now,
+            "ts_epoch": now * 1000,
+            "subject": "Your order",
+            "tags": ["bench"],
+            "X-Mailin-custom": f"trace={trace['id']}",
+            **({"link": "https://example.com/offer"} if event == "click" else {}),
+        }
+        for trace in traces
+    ]
+
+
+def ingest_brevo(server, provider, events):
+    """Post each event alone, as Brevo does; return events per second."""
+    url = f"{server.url}/email_automation/webhook/brevo/{provider.id}"
+    headers = {"Authorization": f"Bearer {WEBHOOK_TOKEN}", "Content-Type": "application/json"}
+    with requests.Session() as session:
+        started = time.perf_counter()
+        for event in events:
+            response = session.post(url, data=json.dumps(event), headers=headers, timeout=30)
+            if response.status_code != 200:
+                raise SystemExit(f"Brevo webhook answered {response.status_code}: {response.text[:200]}")
+        return len(events) / (time.perf_counter() - started)
+
+
+def mandrill_signature(url, fields):
+    signed = url + "".join(key + fields[key] for key in sorted(fields))
+    return base64.b64encode(hmac.new(MANDRILL_KEY.encode(), signed.encode(), hashlib.sha1).digest()).decode()
+
+
+def ingest_mandrill(server, provider, traces, now, batch=1000):
+    """Post Mandrill 'open' events in signed batches of `batch`; return events per second."""
+    url = f"{server.url}/email_automation/webhook/mandrill/{provider.id}"
+    bodies = []
+    for start in range(0, len(traces), batch):
+        events = [
+            {
+                "event": "open",
+                "ts": now,
+                "_id": trace["provider_message_id"],
+                "msg": {
+                    "_id": trace["provider_message_id"],
+                    "email": trace["email_to"],
+                    "state": "sent",
+                    "ts": now,
+                    "metadata": {"trace": str(trace["id"])},
+                    "tags": ["bench"],
+                },
+            }
+            for trace in traces[start : start + batch]
+        ]
+        fields = {"mandrill_events": json.dumps(events)}
+        bodies.append((urlencode(fields), mandrill_signature(url, fields)))
+    with requests.Session() as session:
+        started = time.perf_counter()
+        for body, signature in bodies:
+            response = session.post(
+                url,
+                data=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded", "X-Mandrill-Signature": signature},
+                timeout=300,
+            )
+            if response.status_code != 200:
+                raise SystemExit(f"Mandrill webhook answered {response.status_code}: {response.text[:200]}")
+        return len(traces) / (time.perf_counter() - started)
+
+
+def sent_traces(env, scenario, limit):
+    return env["email.automation.trace"].search_read(
+        [("scenario_id", "=", scenario.id), ("provider_message_id", "!=", False)],
+        ["email_to", "provider_message_id"],
+        limit=limit,
+        order="id",
+    )
+
+
+def count_events(env, scenario, event_type):
+    env.cr.execute(
+        "SELECT count(*) FROM email_automation_event WHERE scenario_id = %s AND event_type = %s",
+        (scenario.id, event_type),
+    )
+    return env.cr.fetchone()[0]
+
+
+# ----------------------------------------------------------------------
+
+
+def run(args, setup, smtp, brevo):
+    registry = setup.registry()
+    with superuser_env(registry) as env:
+        progress(f"preparing {args.traces * args.runs * 2} contacts")
+        providers, template, partners = prepare(env, args, smtp.port, brevo.base_url)
+        per_run = [partners[i * args.traces : (i + 1) * args.traces] for i in range(args.runs * 2)]
+        # Warm-up (templates, caches, connections), not counted.
+        for kind in ("smtp", "brevo"):
+            warm = env["res.partner"].create(
+                [{"name": f"Warm {kind} {i}", "email": f"warm.{kind}.{i}@example.com"} for i in range(50)]
+            )
+            counter = (lambda: smtp.count()[0]) if kind == "smtp" else (lambda: brevo.count()[0])
+            measure_sending(env, template, providers[kind], warm, f"warm-up {kind}", counter)
+        smtp_rates, brevo_rates, brevo_scenarios = [], [], []
+        for number in range(args.runs):
+            rate, _scenario = measure_sending(
+                env, template, providers["smtp"], per_run[2 * number], f"smtp #{number + 1}", lambda: smtp.count()[0]
+            )
+            smtp_rates.append(rate)
+            rate, scenario = measure_sending(
+                env,
+                template,
+                providers["brevo"],
+                per_run[2 * number + 1],
+                f"brevo #{number + 1}",
+                lambda: brevo.count()[0],
+            )
+            brevo_rates.append(rate)
+            brevo_scenarios.append(scenario)
+        messages, _recipients, keys = brevo.count()
+        if keys != messages:
+            raise SystemExit(f"Brevo got {messages} e-mails but {keys} distinct idempotency keys")
+
+        progress("starting Odoo's HTTP server with one worker")
+        server = OdooServer(setup)
+        try:
+            traces = sent_traces(env, brevo_scenarios[0], args.events)
+            brevo_ingest, mandrill_ingest = [], []
+            now = int(time.time())
+            kinds = ["delivered", "unique_opened", "click"]
+            for number in range(args.runs):
+                event = kinds[number % len(kinds)]
+                rate = ingest_brevo(server, providers["brevo"], brevo_events(traces, event, now + number))
+                brevo_ingest.append(rate)
+                progress(f"brevo webhook #{number + 1} ({event}): {len(traces)} events, {rate:7.1f} events/s")
+            mandrill_traces = sent_traces(env, brevo_scenarios[-1], args.events)
+            # The Mandrill provider reports on e-mails it "sent": hand them over.
+            env["email.automation.trace"].browse([t["id"] for t in mandrill_traces]).write(
+                {"provider_id": providers["mandrill"].id}
+            )
+            env.cr.commit()
+            for number in range(args.runs):
+                rate = ingest_mandrill(server, providers["mandrill"], mandrill_traces, now + 100 + number)
+                mandrill_ingest.append(rate)
+                progress(f"mandrill webhook #{number + 1}: {len(mandrill_traces)} events, {rate:7.1f} events/s")
+            env.invalidate_all()
+            stored = count_events(env, brevo_scenarios[0], "delivered")
+            if stored != len(traces):
+                raise SystemExit(f"{len(traces)} delivered events posted, {stored} stored")
+        finally:
+            server.stop()
+    return {
+        "smtp": smtp_rates,
+        "brevo": brevo_rates,
+        "brevo_webhook": brevo_ingest,
+        "mandrill_webhook": mandrill_ingest,
+        "events": len(traces),
+    }
+
+
+def report(args, results):
+    smtp, brevo = statistics.median(results["smtp"]), statistics.median(results["brevo"])
+    webhook = statistics.median(results["brevo_webhook"])
+    batched = statistics.median(results["mandrill_webhook"])
+
+    def runs(values):
+        return " / ".join(f"{value:.1f}" for value in values)
+
+    print(f"crm_email_automation {args.engine}; {args.traces} traces per run, {args.runs} runs, medians")
+    print(f"Sending, SMTP provider (aiosmtpd):      {smtp:8.1f} traces/s   (runs {runs(results['smtp'])})")
+    print(f"Sending, Brevo API (local server):      {brevo:8.1f} traces/s   (runs {runs(results['brevo'])})")
+    print(f"Ratio Brevo / SMTP:                     {brevo / smtp:8.2f}x")
+    print(
+        f"Webhooks, Brevo, one event per request: {webhook:8.1f} events/s   "
+        f"(runs {runs(results['brevo_webhook'])}; {results['events']} events each; target >= {WEBHOOK_TARGET:.0f})"
+    )
+    print(
+        f"Webhooks, Mandrill, 1,000 per request:  {batched:8.1f} events/s   (runs {runs(results['mandrill_webhook'])})"
+    )
+    return webhook >= WEBHOOK_TARGET
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    with tempfile.TemporaryDirectory(prefix="cea_bench_addon_") as snapshot:
+        addons_dir = snapshot_addon(snapshot)
+        setup = OdooSetup(args.odoo_dir, args.db_name, addons_dir=addons_dir)
+        odoo = setup.load_config()
+        odoo.netsvc.init_logger()
+        args.engine = engine_version()
+        created = False
+        try:
+            with SmtpSink() as smtp, BrevoSink() as brevo:
+                if setup.database_exists():
+                    raise SystemExit(f"database {args.db_name} already exists: refusing to reuse or drop it")
+                created = True
+                progress(f"creating database {args.db_name}")
+                setup.create_database(modules="crm_email_automation")
+                results = run(args, setup, smtp, brevo)
+            ok = report(args, results)
+        except Exception:  # noqa: BLE001 - report, then drop the database all the same
+            traceback.print_exc()
+            ok = False
+        finally:
+            if created and not args.keep_db:
+                progress(f"dropping {args.db_name}")
+                setup.drop_database()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
