@@ -19,6 +19,7 @@
         "data/mail_template_data.xml",
         "data/email_automation_policy_data.xml",
         "data/email_automation_provider_data.xml",
+        "data/email_automation_audience_sync_data.xml",
         "views/email_automation_step_views.xml",
         "views/email_automation_scenario_views.xml",
         "views/email_automation_participant_views.xml",
@@ -34,6 +35,7 @@
         "wizard/email_automation_enrol_wizard_views.xml",
         "wizard/email_automation_consent_wizard_views.xml",
         "views/crm_email_automation_menus.xml",
+        "views/email_automation_audience_member_views.xml",
     ],
     "demo": [
         "demo/mail_template_demo.xml",

@@ -1,1 +1,3 @@
 from . import main
+from . import mailchimp_webhook
+from . import mailchimp_oauth

@@ -7,3 +7,9 @@ UPDATE email_automation_scenario
 UPDATE email_automation_provider
    SET state = 'paused', api_key = NULL
  WHERE kind != 'smtp';
+
+-- nor keep a real Mailchimp audience in step: stop the sync, forget the key and token
+UPDATE res_company
+   SET email_automation_mailchimp_enabled = false,
+       email_automation_mailchimp_api_key = NULL,
+       email_automation_mailchimp_oauth_token = NULL;

@@ -24,3 +24,6 @@ from . import email_automation_event
 from . import email_automation_trace_tracking
 from . import email_automation_scenario_provider
 from . import email_automation_scenario_kpi
+from . import res_company
+from . import res_config_settings_mailchimp
+from . import email_automation_audience_sync

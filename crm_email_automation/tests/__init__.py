@@ -5,3 +5,6 @@ from . import test_sending
 from . import test_triggers
 from . import test_ui_tour
 from . import test_validation
+from . import test_mailchimp_sync
+from . import test_mailchimp_webhook
+from . import test_mailchimp_oauth
