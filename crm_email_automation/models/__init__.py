@@ -23,3 +23,5 @@ from . import email_automation_provider
 from . import email_automation_event
 from . import email_automation_trace_tracking
 from . import email_automation_scenario_provider
+from . import email_automation_mail_sender_provider
+from . import ir_mail_server
