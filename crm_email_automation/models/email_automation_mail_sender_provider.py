@@ -113,15 +113,16 @@ class EmailAutomationMailSender(models.AbstractModel):
     def _record_failures(self, provider, failures):
         for envelope, outcome in failures:
             trace = envelope["trace"]
+            detail = provider._describe_failure(outcome)
             if outcome.kind == TRANSIENT:
                 trace._retry_later(
-                    "provider_transient", outcome.detail, provider.max_attempts, min_delay_seconds=outcome.retry_after
+                    "provider_transient", detail, provider.max_attempts, min_delay_seconds=outcome.retry_after
                 )
             elif outcome.kind == AUTH:
-                trace._finish("failed", "provider_auth", outcome.detail)
-                provider._register_auth_failure(outcome.detail)
+                trace._finish("failed", "provider_auth", detail)
+                provider._register_auth_failure(detail)
             else:
-                trace._finish("failed", "provider_permanent", outcome.detail)
+                trace._finish("failed", "provider_permanent", detail)
             # Without the key: the clients never put it in `detail`.
             _logger.info("E-mail automation: trace %s not sent (%s): %s", trace.id, outcome.kind, outcome.detail)
 
@@ -137,7 +138,7 @@ class EmailAutomationMailSender(models.AbstractModel):
             reason = "provider_transient"
             when = now + max(TRANSIENT_PAUSE, timedelta(seconds=outcome.retry_after))
         traces = self.env["email.automation.trace"].union(*(envelope["trace"] for envelope in envelopes))
-        traces._defer(dict.fromkeys(traces.ids, when), reason, outcome.detail)
+        traces._defer(dict.fromkeys(traces.ids, when), reason, provider._describe_failure(outcome))
 
     @api.model
     def _outgoing_email(self, provider, envelope):

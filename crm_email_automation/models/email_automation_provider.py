@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..providers import get_client
+from ..providers.common import TIMEOUT, UNREACHABLE
 
 _logger = logging.getLogger(__name__)
 
@@ -240,7 +241,20 @@ class EmailAutomationProvider(models.Model):
             if outcome.detail:
                 return True, self.env._("Connected: %(account)s", account=outcome.detail)
             return True, self.env._("Connected.")
+        if outcome.error:
+            return False, self._describe_failure(outcome)
         return False, self.env._("The provider answered: %(detail)s", detail=outcome.detail)
+
+    def _describe_failure(self, outcome):
+        """A failed call in the user's words: the provider's own message when it answered."""
+        self.ensure_one()
+        if outcome.error == TIMEOUT:
+            return self.env._("No answer from the provider within %(seconds)s seconds.", seconds=self.timeout)
+        if outcome.error == UNREACHABLE:
+            return self.env._(
+                "Cannot reach the provider at %(url)s (%(error)s).", url=self.api_base_url, error=outcome.detail
+            )
+        return outcome.detail
 
     def _test_smtp_connection(self):
         # sudo: outgoing mail servers are configured by administrators; testing one is harmless.

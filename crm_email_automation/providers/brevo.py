@@ -1,6 +1,6 @@
 """Brevo transactional API v3: https://developers.brevo.com/reference/sendtransacemail"""
 
-from .common import ACCEPTED, AUTH, PERMANENT, TRANSIENT, Outcome, ProviderClient, classify_status
+from .common import ACCEPTED, TRANSIENT, Outcome, ProviderClient, classify_status
 
 SEND_PATH = "/smtp/email"
 ACCOUNT_PATH = "/account"
@@ -64,8 +64,6 @@ class BrevoClient(ProviderClient):
         retry_after = 0
         if kind == TRANSIENT:
             retry_after = _seconds(response.headers.get(RATE_LIMIT_RESET_HEADER) or response.headers.get("retry-after"))
-        elif kind not in (AUTH, PERMANENT):
-            kind = PERMANENT
         return Outcome(kind, detail=detail, retry_after=retry_after)
 
 

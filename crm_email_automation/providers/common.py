@@ -12,6 +12,10 @@ TRANSIENT = "transient"  # 429, 5xx, time-outs, lost connections: try again late
 PERMANENT = "permanent"  # the provider refuses this e-mail for good
 AUTH = "auth"  # the credentials are refused: nothing this provider sends can succeed
 
+# Failures without an answer from the provider.
+TIMEOUT = "timeout"
+UNREACHABLE = "unreachable"
+
 # Longest provider message kept on a trace: enough to understand, not a whole HTML page.
 MAX_DETAIL = 500
 
@@ -25,6 +29,9 @@ class Outcome:
     detail: str = ""
     # Seconds the provider asks us to wait before the next call (Brevo's rate limit reset).
     retry_after: float = 0
+    # Our own failures, without a provider message: TIMEOUT or UNREACHABLE; the models
+    # word them in the user's language.
+    error: str = ""
 
     @property
     def accepted(self):
@@ -100,11 +107,12 @@ class ProviderClient:
         try:
             return session().request(method, self.base_url + path, timeout=self.timeout, **kwargs)
         except requests.Timeout:
-            return Outcome(TRANSIENT, detail=f"No answer from the provider within {self.timeout} seconds.")
+            return Outcome(TRANSIENT, error=TIMEOUT, detail=f"timeout after {self.timeout} s")
         except requests.ConnectionError as error:
-            return Outcome(TRANSIENT, detail=self.redact(f"Cannot reach the provider: {type(error).__name__}"))
+            # The exception's text names the host, never the key (sent in a header or body).
+            return Outcome(TRANSIENT, error=UNREACHABLE, detail=self.redact(type(error).__name__))
         except requests.RequestException as error:
-            return Outcome(PERMANENT, detail=self.redact(f"Invalid request: {error}"))
+            return Outcome(PERMANENT, detail=self.redact(f"{type(error).__name__}: {error}"))
 
     def redact(self, text):
         """`text` cut to a readable length, with the API key masked should it appear in it

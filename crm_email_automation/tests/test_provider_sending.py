@@ -43,9 +43,9 @@ class ProviderCommon(EmailAutomationCommon):
         self.now = fields.Datetime.now()
 
     def send(self, provider, partners, when=None, **scenario_values):
-        scenario = self.create_scenario(provider_id=provider.id, **scenario_values)
-        scenario._enrol(partners.ids)
         with freeze_time(when or self.now):
+            scenario = self.create_scenario(provider_id=provider.id, **scenario_values)
+            scenario._enrol(partners.ids)
             self.run_queue()
         return scenario.participant_ids.trace_ids.sorted("id")
 
@@ -123,6 +123,7 @@ class TestProviderSending(ProviderCommon):
             {"name": "Relay", "kind": "smtp", "mail_server_id": self.mail_server.id}
         )
         trace = self.send(smtp_provider, self.partner_pl)
+        self.assertEqual((trace.state, trace.reason, trace.reason_detail), ("sent", False, False))
         (message,) = self.assertSentTo("jan@example.pl")
         self.assertIn("Dzień dobry", body_text(message))
         self.assertEqual(trace.state, "sent")
