@@ -1,4 +1,6 @@
+import json
 import logging
+import urllib.parse
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -11,7 +13,7 @@ from odoo.tests import common as odoo_test_common
 from odoo.tests import tagged
 
 from .common import EmailAutomationCommon, body_text
-from .provider_server import ProviderServer, Reply
+from .provider_server import ProviderServer, Reply, mandrill_signature
 
 API_KEY = "xkeysib-0123456789abcdef-SECRET"
 
@@ -385,3 +387,41 @@ class TestProviderConnection(ProviderCommon):
             (server.smtp_host, server.smtp_port, server.smtp_encryption), ("smtp-relay.brevo.com", 587, "starttls")
         )
         self.assertEqual((server.smtp_user, server.smtp_pass), ("me@example.com", "smtp-key"), "credentials kept")
+
+
+@tagged("post_install", "-at_install")
+class TestProviderServerWebhooks(ProviderCommon):
+    """The fake providers post webhooks back as the real ones do (end-to-end tests use it)."""
+
+    def test_mandrill_signature_matches_the_documented_test_vector(self):
+        signature = mandrill_signature("test-webhook", "https://example.com/hook", {"mandrill_events": "[]"})
+        self.assertEqual(signature, "q1iFfhUSFU7Unr1lnKqKA1TGkbM=")
+
+    def test_accepted_emails_are_reported_to_the_webhook_url(self):
+        receiver = ProviderServer().start()
+        self.addCleanup(receiver.stop)
+        self.server.post_webhooks_to(
+            f"http://127.0.0.1:{receiver.port}/brevo-hook", {"Authorization": "Bearer t0ken"}, ("delivered", "click")
+        )
+        trace = self.send(self.brevo, self.partner_en)
+        mandrill_hook = f"http://127.0.0.1:{receiver.port}/mandrill-hook"
+        self.server.post_webhooks_to(mandrill_hook, signing_key="k", events=("open",))
+        mandrill_trace = self.send(self.mandrill, self.partner_pl)
+        self.server.wait_for_webhooks()
+
+        delivered, click = (r for r in receiver.requests if r.path == "/brevo-hook")
+        (mandrill,) = (r for r in receiver.requests if r.path == "/mandrill-hook")
+        self.assertEqual((delivered.path, delivered.headers["authorization"]), ("/brevo-hook", "Bearer t0ken"))
+        self.assertEqual(delivered.body["event"], "delivered")
+        self.assertEqual(delivered.body["message-id"], trace.provider_message_id)
+        self.assertEqual(delivered.body["X-Mailin-custom"], f"trace={trace.id}")
+        self.assertEqual(click.body["link"], "https://example.com/offer")
+        fields_ = dict(urllib.parse.parse_qsl(mandrill.body))
+        (event,) = json.loads(fields_["mandrill_events"])
+        self.assertEqual(event["event"], "open")
+        self.assertEqual(event["msg"]["_id"], mandrill_trace.provider_message_id)
+        self.assertEqual(event["msg"]["metadata"], {"trace": str(mandrill_trace.id)})
+        self.assertEqual(
+            mandrill.headers["x-mandrill-signature"],
+            mandrill_signature("k", mandrill_hook, fields_),
+        )
