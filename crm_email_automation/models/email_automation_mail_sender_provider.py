@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models, tools
 
-from ..providers.common import ACCEPTED, AUTH, TRANSIENT, Outcome, OutgoingEmail
+from ..providers.common import ACCEPTED, AUTH, PERMANENT, TRANSIENT, Outcome, OutgoingEmail
 
 _logger = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ class EmailAutomationMailSender(models.AbstractModel):
         now = fields.Datetime.now()
         if self._is_neutralized():
             # The one guard of the API path: a copy of production never calls a provider.
-            traces._defer(dict.fromkeys(traces.ids, now + PAUSED_RETRY), "provider_paused", "neutralized database")
+            detail = self.env._("Neutralized database: no e-mail is sent.")
+            traces._defer(dict.fromkeys(traces.ids, now + PAUSED_RETRY), "provider_paused", detail)
             return
         if provider.state != "active":
             traces._defer(dict.fromkeys(traces.ids, now + PAUSED_RETRY), "provider_paused", provider.pause_reason)
@@ -79,7 +80,7 @@ class EmailAutomationMailSender(models.AbstractModel):
             try:
                 outgoing.append((envelope, self._outgoing_email(provider, envelope)))
             except Exception as error:  # noqa: BLE001 - an e-mail that cannot be built fails alone
-                failures.append((envelope, Outcome("permanent", detail=str(error))))
+                failures.append((envelope, Outcome(PERMANENT, detail=str(error))))
         untried, stopped_by, accepted = [], None, 0
         for index, (envelope, email) in enumerate(outgoing):
             outcome = client.send(email)
@@ -107,6 +108,7 @@ class EmailAutomationMailSender(models.AbstractModel):
 
     @api.model
     def _is_neutralized(self):
+        # sudo: a system parameter, read by whichever user runs the queue.
         return bool(self.env["ir.config_parameter"].sudo().get_param("database.is_neutralized"))
 
     @api.model
