@@ -27,3 +27,5 @@ from . import email_automation_scenario_kpi
 from . import res_company
 from . import res_config_settings_mailchimp
 from . import email_automation_audience_sync
+from . import email_automation_mail_sender_provider
+from . import ir_mail_server

@@ -44,12 +44,20 @@ class EmailAutomationMailSender(models.AbstractModel):
         its server accepted it, so a crash never makes it send twice."""
         envelopes = self._prepare_envelopes(traces)
         self._render(envelopes)
+        ready = [envelope for envelope in envelopes if envelope["trace"].state == "processing"]
+        for envelope in ready:
+            envelope["email_from"] = envelope.get("email_from") or self._default_email_from(envelope)
+        self._dispatch(ready, auto_commit)
+        sent = {envelope["trace"].id: envelope for envelope in envelopes if envelope["trace"].state == "sent"}
+        self._log_in_chatter(traces.filtered(lambda t: t.id in sent), sent)
+
+    @api.model
+    def _dispatch(self, envelopes, auto_commit):
+        """Send the rendered `envelopes` over Odoo's outgoing mail servers, one SMTP session
+        per server. (Providers route their own e-mails elsewhere: see the _provider file.)"""
         by_server = defaultdict(list)
         servers = self.env["ir.mail_server"].sudo().search([("active", "=", True)], order="sequence")
         for envelope in envelopes:
-            if envelope["trace"].state != "processing":
-                continue
-            envelope["email_from"] = envelope.get("email_from") or self._default_email_from(envelope)
             if not envelope["mail_server_id"]:
                 # Odoo's own choice: the server whose "from" filter matches the sender.
                 server, _smtp_from = servers._find_mail_server(envelope["email_from"], mail_servers=servers)
@@ -59,8 +67,6 @@ class EmailAutomationMailSender(models.AbstractModel):
         max_attempts = int(config.get_param("crm_email_automation.max_attempts", 5))
         for mail_server_id, server_envelopes in by_server.items():
             self._send_with_server(mail_server_id, server_envelopes, max_attempts, auto_commit)
-        sent = {envelope["trace"].id: envelope for envelope in envelopes if envelope["trace"].state == "sent"}
-        self._log_in_chatter(traces.filtered(lambda t: t.id in sent), sent)
 
     # ------------------------------------------------------------------
     # Recipients
@@ -170,22 +176,32 @@ class EmailAutomationMailSender(models.AbstractModel):
         return headers
 
     @api.model
+    def _subject(self, envelope):
+        subject = envelope.get("subject") or ""
+        if envelope["trace"].scenario_id.is_test_mode:
+            subject = self.env._("[TEST] %(subject)s", subject=subject)
+        return subject
+
+    @api.model
+    def _new_message_id(self, envelope):
+        """The RFC Message-Id of the e-mail: replies quote it, and the chatter log keeps it."""
+        trace = envelope["trace"]
+        return tools.mail.generate_tracking_message_id(f"{trace.res_id}-{trace.res_model}")
+
+    @api.model
     def _build_message(self, envelope):
         trace = envelope["trace"]
         IrMailServer = self.env["ir.mail_server"].sudo()
-        subject = envelope.get("subject") or ""
-        if trace.scenario_id.is_test_mode:
-            subject = self.env._("[TEST] %(subject)s", subject=subject)
         body = envelope.get("body_html") or ""
         object_id = f"{trace.res_id}-{trace.res_model}"
         return IrMailServer.build_email(
             email_from=envelope["email_from"],
             email_to=[envelope["email_to"]],
-            subject=subject,
+            subject=self._subject(envelope),
             body=body,
             body_alternative=tools.html2plaintext(body),
             reply_to=envelope.get("reply_to") or False,
-            message_id=tools.mail.generate_tracking_message_id(object_id),
+            message_id=self._new_message_id(envelope),
             object_id=object_id,
             subtype="html",
             headers=self._prepare_headers(envelope),
@@ -257,11 +273,14 @@ class EmailAutomationMailSender(models.AbstractModel):
                 UPDATE email_automation_trace
                    SET state = 'sent', reason = NULL, reason_detail = NULL, sent_at = %(now)s,
                        processed_at = %(now)s, message_id = %(message_id)s, email_to = %(email_to)s,
-                       is_test = %(is_test)s, write_date = %(now)s, write_uid = %(uid)s
+                       is_test = %(is_test)s, provider_id = %(provider_id)s,
+                       provider_message_id = %(provider_message_id)s, write_date = %(now)s, write_uid = %(uid)s
                  WHERE id = %(id)s
                 """,
                 now=now,
                 message_id=envelope["message_id"],
+                provider_id=envelope.get("provider_id") or None,
+                provider_message_id=envelope.get("provider_message_id") or None,
                 email_to=envelope["email_to"],
                 is_test=envelope["is_test"],
                 uid=self.env.uid,

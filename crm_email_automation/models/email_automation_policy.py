@@ -236,10 +236,26 @@ class EmailAutomationPolicy(models.AbstractModel):
         self.env["email.automation.trace"]._defer(deferred, "frequency_cap")
 
     @api.model
+    def _rate_limit_channel(self, scenario):
+        """The outgoing channel whose rate `scenario`'s e-mails count against: its provider,
+        and for SMTP providers the mail server too (each server has its own limits)."""
+        provider = scenario._get_provider()
+        if not provider:
+            return str(scenario.mail_server_id.id or "default")
+        if provider.kind == "smtp":
+            server = provider.mail_server_id or scenario.mail_server_id
+            return f"provider-{provider.id}-server-{server.id or 'default'}"
+        return f"provider-{provider.id}"
+
+    @api.model
     def _check_rate_limit(self, traces, settings, now):
         by_channel = defaultdict(list)
+        channels = {}
         for trace in traces.sorted(lambda t: (t.scheduled_at, t.id)):
-            by_channel[str(trace.scenario_id.mail_server_id.id or "default")].append(trace.id)
+            scenario = trace.scenario_id
+            if scenario not in channels:
+                channels[scenario] = self._rate_limit_channel(scenario)
+            by_channel[channels[scenario]].append(trace.id)
         limits = {"minute": settings["rate_minute"], "hour": settings["rate_hour"]}
         Counter = self.env["email.automation.rate.counter"]
         deferred = {}

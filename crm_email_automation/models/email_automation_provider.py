@@ -1,5 +1,14 @@
+import logging
+
+from markupsafe import Markup
+
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from ..providers import get_client
+from ..providers.common import TIMEOUT, UNREACHABLE
+
+_logger = logging.getLogger(__name__)
 
 PROVIDER_KINDS = [
     ("smtp", "SMTP (Odoo outgoing mail server)"),
@@ -141,6 +150,127 @@ class EmailAutomationProvider(models.Model):
         """The URL Mandrill signs: the one configured there (a proxy may change ours)."""
         self.ensure_one()
         return self.webhook_url or self.webhook_endpoint
+
+    # ------------------------------------------------------------------
+    # API access
+    # ------------------------------------------------------------------
+
+    def _get_client(self):
+        """The API client of this provider (None for SMTP), holding its key.
+
+        Private: the client carries the secret and must never reach a user.
+        """
+        self.ensure_one()
+        # sudo: the API key is readable by system administrators only, yet the queue (and a
+        # manager's connection test) must use it; it never leaves this client.
+        provider = self.sudo()
+        return get_client(provider.kind, provider.api_base_url, provider.api_key, provider.timeout)
+
+    # ------------------------------------------------------------------
+    # Authentication failures: pause and alert once
+    # ------------------------------------------------------------------
+
+    def _register_success(self):
+        """Any accepted e-mail proves the credentials: the failure run starts again."""
+        # sudo: the queue's user may not write providers; only the counter changes.
+        self.sudo().filtered("auth_failure_count").write({"auth_failure_count": 0})
+
+    def _register_auth_failure(self, detail):
+        """Count an authentication failure; at the limit, pause the provider and alert the
+        managers, once (a paused provider is not called again until resumed)."""
+        self.ensure_one()
+        # sudo: the queue's user may not write providers; it only records what happened.
+        provider = self.sudo()
+        count = provider.auth_failure_count + 1
+        if provider.state != "active" or count < provider.auth_failure_limit:
+            provider.auth_failure_count = count
+            return
+        reason = self.env._(
+            "Paused after %(count)s authentication failures in a row. The provider said: %(detail)s",
+            count=count,
+            detail=detail,
+        )
+        provider.write({"auth_failure_count": count, "state": "paused", "pause_reason": reason})
+        _logger.warning("E-mail automation: provider %s paused after %s authentication failures", self.id, count)
+        provider._alert_managers(reason)
+
+    def _alert_managers(self, reason):
+        """Tell the automation managers on the provider's chatter (and their inbox)."""
+        managers = self.env.ref("crm_email_automation.group_manager").sudo().users.filtered("active")
+        body = Markup("<p>%s</p><p>%s</p>") % (
+            reason,
+            self.env._("Check the API key, then resume the provider: the waiting e-mails will be sent."),
+        )
+        self.message_post(
+            body=body,
+            subject=self.env._("Delivery provider %(name)s paused", name=self.name),
+            partner_ids=managers.partner_id.ids,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+        )
+
+    # ------------------------------------------------------------------
+    # Connection test
+    # ------------------------------------------------------------------
+
+    def action_test_connection(self):
+        """Call the provider and tell the user whether it answers and accepts the credentials."""
+        self.ensure_one()
+        if not self.env.user.has_group("crm_email_automation.group_manager"):
+            raise AccessError(self.env._("Only e-mail automation managers can test providers."))
+        success, message = self._test_connection()
+        self.write({"last_test_at": fields.Datetime.now(), "last_test_result": message})
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Connection test succeeded") if success else self.env._("Connection test failed"),
+                "message": message,
+                "type": "success" if success else "danger",
+                "sticky": not success,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _test_connection(self):
+        """(success, message in the user's words): the provider's own message on failure."""
+        if self.kind == "smtp":
+            return self._test_smtp_connection()
+        outcome = self._get_client().test_connection()
+        if outcome.accepted:
+            if outcome.detail:
+                return True, self.env._("Connected: %(account)s", account=outcome.detail)
+            return True, self.env._("Connected.")
+        if outcome.error:
+            return False, self._describe_failure(outcome)
+        return False, self.env._("The provider answered: %(detail)s", detail=outcome.detail)
+
+    def _describe_failure(self, outcome):
+        """A failed call in the user's words: the provider's own message when it answered."""
+        self.ensure_one()
+        if outcome.error == TIMEOUT:
+            return self.env._("No answer from the provider within %(seconds)s seconds.", seconds=self.timeout)
+        if outcome.error == UNREACHABLE:
+            return self.env._(
+                "Cannot reach the provider at %(url)s (%(error)s).", url=self.api_base_url, error=outcome.detail
+            )
+        return outcome.detail
+
+    def _test_smtp_connection(self):
+        # sudo: outgoing mail servers are configured by administrators; testing one is harmless.
+        IrMailServer = self.env["ir.mail_server"].sudo()
+        server = self.mail_server_id.sudo()
+        if not server:
+            servers = IrMailServer.search([("active", "=", True)], order="sequence")
+            sender = self.env.company.email or IrMailServer._get_default_from_address() or ""
+            server, _smtp_from = servers._find_mail_server(sender, mail_servers=servers)
+        if not server:
+            return False, self.env._("No outgoing mail server is configured.")
+        try:
+            server.test_smtp_connection()
+        except UserError as error:
+            return False, str(error)
+        return True, self.env._("Connected to %(server)s.", server=server.name)
 
     def action_pause(self):
         self.write({"state": "paused", "pause_reason": self.env._("Paused by %s.", self.env.user.name)})

@@ -252,14 +252,16 @@ class EmailAutomationTrace(models.Model):
                 {"state": state, "reason": reason, "reason_detail": detail, "processed_at": fields.Datetime.now()}
             )
 
-    def _retry_later(self, reason, detail, max_attempts, base_delay_minutes=5):
+    def _retry_later(self, reason, detail, max_attempts, base_delay_minutes=5, min_delay_seconds=0):
         """Put transient failures back in the queue with exponential backoff, or fail them
-        for good once they used up their attempts."""
+        for good once they used up their attempts. `min_delay_seconds`: never sooner than
+        this (a provider's rate limit says when it takes e-mails again)."""
         exhausted = self.filtered(lambda t: t.attempt_count >= max_attempts)
         exhausted._finish("failed", "retries_exhausted", detail)
         now = fields.Datetime.now()
         for trace in self - exhausted:
             delay = timedelta(minutes=base_delay_minutes * 2 ** (trace.attempt_count - 1))
+            delay = max(delay, timedelta(seconds=min_delay_seconds))
             trace.write({"state": "scheduled", "scheduled_at": now + delay, "reason": reason, "reason_detail": detail})
 
     def _execute_activities(self):

@@ -142,7 +142,9 @@ class TestConcurrentQueue(BaseCase):
             with self.registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 env["ir.config_parameter"].set_param("crm_email_automation.rate_limit_hour", 0)
-                cr.execute("DELETE FROM email_automation_rate_counter WHERE channel = %s", [str(self.server_id)])
+                scenario = env["email.automation.scenario"].browse(self.scenario_id)
+                channel = env["email.automation.policy"]._rate_limit_channel(scenario)
+                cr.execute("DELETE FROM email_automation_rate_counter WHERE channel = %s", [channel])
 
         self.addCleanup(reset)
         self.assertFalse(self.run_two_workers())

@@ -1,0 +1,135 @@
+"""What every provider client shares: the outcome of a call, its classification, and one
+keep-alive HTTP session per thread."""
+
+import threading
+from dataclasses import dataclass
+
+import requests
+
+# How a provider answered one e-mail (or a connection test).
+ACCEPTED = "accepted"  # the provider took the e-mail; it must never be sent again
+TRANSIENT = "transient"  # 429, 5xx, time-outs, lost connections: try again later
+PERMANENT = "permanent"  # the provider refuses this e-mail for good
+AUTH = "auth"  # the credentials are refused: nothing this provider sends can succeed
+
+# Failures without an answer from the provider.
+TIMEOUT = "timeout"
+UNREACHABLE = "unreachable"
+
+# Longest provider message kept on a trace: enough to understand, not a whole HTML page.
+MAX_DETAIL = 500
+
+_local = threading.local()
+
+
+@dataclass
+class Outcome:
+    kind: str
+    message_id: str = ""
+    detail: str = ""
+    # Seconds the provider asks us to wait before the next call (Brevo's rate limit reset).
+    retry_after: float = 0
+    # Our own failures, without a provider message: TIMEOUT or UNREACHABLE; the models
+    # word them in the user's language.
+    error: str = ""
+
+    @property
+    def accepted(self):
+        return self.kind == ACCEPTED
+
+
+@dataclass
+class OutgoingEmail:
+    """One e-mail as the engine hands it to a provider, whatever the provider's format."""
+
+    trace_id: int
+    idempotency_key: str
+    sender_email: str
+    sender_name: str
+    to_email: str
+    to_name: str
+    subject: str
+    html: str
+    text: str
+    reply_to: str = ""
+    headers: dict = None
+    tags: list = None
+    track_opens: bool = True
+    track_clicks: bool = True
+
+
+def session():
+    """A `requests.Session` per thread: it keeps connections alive across the e-mails of a
+    batch and across batches (a TLS handshake per e-mail would cost more than the call).
+    Sessions are not shared between threads, which `requests` does not promise to support."""
+    if getattr(_local, "session", None) is None:
+        _local.session = requests.Session()
+    return _local.session
+
+
+def classify_status(status_code):
+    """The outcome kind of a failed HTTP answer, by status code alone."""
+    if status_code == 401:
+        return AUTH
+    if status_code == 429 or status_code >= 500 or status_code in (408, 409):
+        return TRANSIENT
+    return PERMANENT
+
+
+class ProviderClient:
+    """Base of the API clients: holds the endpoint, the key and the timeout, and never lets
+    the key out in what it returns."""
+
+    def __init__(self, base_url, api_key, timeout):
+        self.base_url = (base_url or "").rstrip("/")
+        self._api_key = api_key or ""
+        self.timeout = timeout
+
+    def __repr__(self):
+        # Never the key: a client may end up in a traceback or a log line.
+        return f"<{type(self).__name__} {self.base_url}>"
+
+    def send(self, email):
+        """Send one `OutgoingEmail`; return its `Outcome`. Never raises for the provider's
+        or the network's failures."""
+        raise NotImplementedError
+
+    def test_connection(self):
+        """Check the endpoint and the credentials; return an `Outcome` whose detail is the
+        provider's own words on failure."""
+        raise NotImplementedError
+
+    def _post(self, path, payload, headers=None):
+        return self._request("POST", path, json=payload, headers=headers)
+
+    def _request(self, method, path, **kwargs):
+        """The HTTP answer, or an `Outcome` when the call did not get one."""
+        try:
+            return session().request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            return Outcome(TRANSIENT, error=TIMEOUT, detail=f"timeout after {self.timeout} s")
+        except requests.ConnectionError as error:
+            # The exception's text names the host, never the key (sent in a header or body).
+            return Outcome(TRANSIENT, error=UNREACHABLE, detail=self.redact(type(error).__name__))
+        except requests.RequestException as error:
+            return Outcome(PERMANENT, detail=self.redact(f"{type(error).__name__}: {error}"))
+
+    def redact(self, text):
+        """`text` cut to a readable length, with the API key masked should it appear in it
+        (a provider echoing the request, an exception quoting it)."""
+        text = str(text or "")
+        if self._api_key and len(self._api_key) >= 4:
+            text = text.replace(self._api_key, "***")
+        return text[:MAX_DETAIL]
+
+    def _error_detail(self, response, code, message):
+        status = f"HTTP {response.status_code}"
+        parts = [status, code, message] if code else [status, message]
+        return self.redact(": ".join(str(p) for p in parts if p))
+
+    @staticmethod
+    def _json(response):
+        try:
+            return response.json()
+        except ValueError:
+            return None
