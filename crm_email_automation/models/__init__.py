@@ -23,3 +23,4 @@ from . import email_automation_provider
 from . import email_automation_event
 from . import email_automation_trace_tracking
 from . import email_automation_scenario_provider
+from . import ir_http

@@ -5,3 +5,5 @@ from . import test_sending
 from . import test_triggers
 from . import test_ui_tour
 from . import test_validation
+from . import test_webhooks
+from . import test_webhook_fuzz
