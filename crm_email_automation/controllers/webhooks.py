@@ -11,6 +11,11 @@ from ..providers.webhook_events import WebhookError
 
 _logger = logging.getLogger(__name__)
 
+# What each kind's webhook reads of its provider (one query).
+WEBHOOK_FIELDS = {
+    "brevo": ["webhook_token", "webhook_username", "webhook_password"],
+    "mandrill": ["webhook_key", "webhook_url"],
+}
 ROUTE_OPTIONS = {"type": "http", "auth": "public", "csrf": False, "save_session": False, "sitemap": False}
 
 
@@ -33,6 +38,8 @@ class EmailAutomationWebhooks(http.Controller):
                 username=provider.webhook_username,
                 password=provider.webhook_password,
             )
+            if request.httprequest.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                raise WebhookError("expected JSON (application/json)", status=415)
             events = brevo_webhook.parse(self._read_body(brevo_webhook.MAX_BODY))
         except WebhookError as error:
             return self._refuse(error)
@@ -77,8 +84,12 @@ class EmailAutomationWebhooks(http.Controller):
         """The active provider of that kind, read as superuser (the caller is anonymous and
         the webhook secrets are system-only fields); WebhookError 404 if there is none."""
         # sudo: the route is public; it only reads the provider's webhook settings.
-        provider = request.env["email.automation.provider"].sudo().browse(provider_id).exists()
-        if not provider or not provider.active or provider.kind != kind:
+        provider = (
+            request.env["email.automation.provider"]
+            .sudo()
+            .search_fetch([("id", "=", provider_id), ("kind", "=", kind)], WEBHOOK_FIELDS[kind], limit=1)
+        )
+        if not provider:
             raise WebhookError("unknown webhook", status=404)
         return provider
 

@@ -226,6 +226,7 @@ class EmailAutomationEvent(models.Model):
                               %(machine_opens)s::int[], %(clicks)s::int[])
                        AS new(id, delivered_at, opened_at, clicked_at, bounced_at, opens, machine_opens, clicks)
                  WHERE trace.id = new.id
+             RETURNING trace.id, trace.email_to
                 """,
                 ids=trace_ids,
                 delivered=[first[t].get("delivered_at") for t in trace_ids],
@@ -237,13 +238,16 @@ class EmailAutomationEvent(models.Model):
                 clicks=[counts[t]["click"] for t in trace_ids],
             )
         )
+        email_by_trace = {trace_id: email for trace_id, email in self.env.cr.fetchall() if email}
         # sudo: webhooks arrive without a user; the effects concern the traces' recipients.
         traces = self.env["email.automation.trace"].sudo().browse(trace_ids)
         traces.invalidate_recordset(list(TRACKING_COLUMNS))
 
         def emails(*event_types):
             return [
-                trace.email_to for trace in traces if trace.email_to and any(counts[trace.id][t] for t in event_types)
+                email
+                for trace_id, email in email_by_trace.items()
+                if any(counts[trace_id][event_type] for event_type in event_types)
             ]
 
         Suppression = self.env["email.automation.suppression"].sudo()
@@ -254,12 +258,12 @@ class EmailAutomationEvent(models.Model):
             Suppression._register_bounce(hard, hard=True)
         # Each soft bounce counts toward the run, even several in one request.
         soft_runs = Counter()
-        for trace in traces.filtered("email_to"):
-            soft_runs[trace.email_to] += counts[trace.id]["soft_bounce"]
+        for trace_id, email in email_by_trace.items():
+            soft_runs[email] += counts[trace_id]["soft_bounce"]
         for round_ in range(max(soft_runs.values(), default=0)):
             Suppression._register_bounce([e for e, n in soft_runs.items() if n > round_], hard=False)
         if complaints := emails("spam"):
             Suppression._suppress(complaints, "complaint")
         sender = self.env["email.automation.mail.sender"].sudo()
-        for trace in traces.filtered(lambda t: counts[t.id]["unsubscribe"]):
+        for trace in traces.browse([trace_id for trace_id in trace_ids if counts[trace_id]["unsubscribe"]]):
             sender._unsubscribe_trace(trace, "webhook")

@@ -274,6 +274,8 @@ class TestBrevoWebhook(WebhookCommon):
         ]:
             response = self.url_open(provider_path, data=b"{}")
             self.assertEqual((response.status_code, response.json()), (404, {"error": "unknown webhook"}))
+        form = self.post_brevo(b"event=delivered", headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual((form.status_code, form.json()), (415, {"error": "expected JSON (application/json)"}))
         before = self.snapshot()
         big = json.dumps([self.brevo_event("delivered", self.trace_pl, detail="x" * 1024)] * 1100).encode()
         self.assertGreater(len(big), brevo_webhook.MAX_BODY)
