@@ -1,8 +1,12 @@
 import logging
 from collections import Counter, defaultdict
+from datetime import timezone
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+from odoo.tools.mail import unfold_references
+
+from ..providers.webhook_events import WebhookEvent, normalize_message_id
 
 _logger = logging.getLogger(__name__)
 
@@ -169,7 +173,7 @@ class EmailAutomationEvent(models.Model):
             columns["email"].append(event.email)
             columns["url"].append(event.url)
             columns["detail"].append(event.detail)
-            columns["dedupe_key"].append(event.dedupe_key(provider.id))
+            columns["dedupe_key"].append(event.dedupe_key(provider.id or f"trace-{trace_id}"))
         # Raw SQL for ON CONFLICT DO NOTHING: concurrent replays never fail on the unique key.
         self.env.cr.execute(
             SQL(
@@ -189,7 +193,7 @@ class EmailAutomationEvent(models.Model):
                     ON CONFLICT (dedupe_key) DO NOTHING
              RETURNING trace_id, event_type, occurred_at
                 """,
-                provider=provider.id,
+                provider=provider.id or None,
                 uid=self.env.uid,
                 **columns,
             )
@@ -267,3 +271,37 @@ class EmailAutomationEvent(models.Model):
         sender = self.env["email.automation.mail.sender"].sudo()
         for trace in traces.browse([trace_id for trace_id in trace_ids if counts[trace_id]["unsubscribe"]]):
             sender._unsubscribe_trace(trace, "webhook")
+
+    # ------------------------------------------------------------------
+    # Replies, seen by Odoo's own mail gateway
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _record_reply(self, message_dict):
+        """An incoming e-mail answering one of our e-mails (In-Reply-To, else the newest
+        known entry of References) records a reply on its trace and sets replied_at once."""
+        references = [message_dict.get("in_reply_to") or ""]
+        references += reversed(unfold_references(message_dict.get("references") or ""))
+        references = [ref.strip() for ref in references if ref and ref.strip()][:32]
+        if not references:
+            return
+        # sudo: replies arrive through the mail gateway, without a user.
+        traces = self.env["email.automation.trace"].sudo().search([("message_id", "in", references)])
+        if not traces:
+            return
+        trace = min(traces, key=lambda t: references.index(t.message_id))
+        try:
+            received = fields.Datetime.to_datetime(message_dict.get("date")) or fields.Datetime.now()
+        except (ValueError, TypeError):  # a malformed Date header must not stop the mail
+            received = fields.Datetime.now()
+        reply = WebhookEvent(
+            event_type="reply",
+            provider_event="reply",
+            # The reply's own Message-Id: the same e-mail fetched twice is recorded once.
+            message_id=normalize_message_id(message_dict.get("message_id") or "")[:255] or str(trace.id),
+            occurred_ms=int(received.replace(tzinfo=timezone.utc).timestamp()) * 1000,
+            email=(message_dict.get("email_from") or "")[:320] or None,
+        )
+        recorded = self._insert_events(trace.provider_id, [(reply, trace.id)])
+        if recorded:
+            trace.filtered(lambda t: not t.replied_at).write({"replied_at": received})

@@ -7,6 +7,7 @@ from odoo.tests import tagged
 
 from ..providers import brevo_webhook, mandrill_webhook
 from ..providers.webhook_events import WebhookError
+from .common import EmailAutomationCommon
 from .webhook_common import BREVO_TOKEN, SECRETS, TS, WebhookCommon
 
 AT_TS = datetime(2025, 11, 20, 9, 0, 0)
@@ -409,3 +410,52 @@ class TestMandrillWebhook(WebhookCommon):
         response = self.post_mandrill(None, fields=[("mandrill_events", big)])
         self.assertEqual(response.status_code, 413)
         self.assertEqual(self.snapshot(), before)
+
+
+@tagged("post_install", "-at_install")
+class TestReplyTracking(EmailAutomationCommon):
+    """Odoo's own mail gateway: a reply to an automation e-mail is recorded on its trace."""
+
+    def reply(self, trace, message_id="<reply-1@example.com>", date="Thu, 20 Nov 2025 10:00:00 +0000"):
+        return (
+            "From: John Smith <john@example.com>\r\n"
+            "To: sales@example.com\r\n"
+            "Subject: Re: Welcome John Smith\r\n"
+            f"Message-Id: {message_id}\r\n"
+            f"In-Reply-To: {trace.message_id}\r\n"
+            f"References: <older@example.com> {trace.message_id}\r\n"
+            f"Date: {date}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "\r\n"
+            "Thanks, I am interested.\r\n"
+        )
+
+    def test_a_reply_sets_replied_at_once_and_records_an_event(self):
+        scenario = self.create_scenario()
+        scenario._enrol(self.partner_en.ids)
+        self.run_queue()
+        trace = scenario.participant_ids.trace_ids
+        self.assertEqual(trace.state, "sent")
+        self.assertTrue(trace.message_id)
+        self.env["mail.thread"].message_process(None, self.reply(trace))
+        self.assertEqual(trace.replied_at, datetime(2025, 11, 20, 10, 0, 0))
+        self.assertEqual(trace.event_ids.mapped("event_type"), ["reply"])
+        self.assertEqual(trace.event_ids.email, '"John Smith" <john@example.com>')
+        # A second reply is recorded too; the first reply time stays.
+        self.env["mail.thread"].message_process(
+            None, self.reply(trace, "<reply-2@example.com>", "Fri, 21 Nov 2025 10:00:00 +0000")
+        )
+        self.assertEqual(len(trace.event_ids), 2)
+        self.assertEqual(trace.replied_at, datetime(2025, 11, 20, 10, 0, 0))
+        # The reply still reaches the contact's chatter.
+        self.assertIn("Thanks, I am interested.", "".join(self.partner_en.message_ids.mapped("body")))
+
+    def test_other_mail_records_nothing(self):
+        scenario = self.create_scenario()
+        scenario._enrol(self.partner_en.ids)
+        self.run_queue()
+        trace = scenario.participant_ids.trace_ids
+        self.env["email.automation.event"]._record_reply(
+            {"in_reply_to": "<unrelated@example.com>", "references": "", "message_id": "<x@example.com>"}
+        )
+        self.assertFalse(trace.event_ids or trace.replied_at)
