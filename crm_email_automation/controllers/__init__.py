@@ -1,3 +1,4 @@
 from . import main
 from . import mailchimp_webhook
 from . import mailchimp_oauth
+from . import webhooks

@@ -29,3 +29,4 @@ from . import res_config_settings_mailchimp
 from . import email_automation_audience_sync
 from . import email_automation_mail_sender_provider
 from . import ir_mail_server
+from . import ir_http

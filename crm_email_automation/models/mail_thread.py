@@ -11,8 +11,11 @@ class MailThread(models.AbstractModel):
 
     @api.model
     def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
-        """An e-mail answering the List-Unsubscribe mailto (its subject carries the signed
-        token) unsubscribes its recipient and goes nowhere else."""
+        """A reply to an automation e-mail is recorded on its trace. An e-mail answering the
+        List-Unsubscribe mailto (its subject carries the signed token) unsubscribes its
+        recipient and goes nowhere else."""
+        if not message_dict.get("is_bounce"):
+            self.env["email.automation.event"]._record_reply(message_dict)
         match = UNSUBSCRIBE_SUBJECT.match(message_dict.get("subject") or "")
         if match and not message_dict.get("is_bounce"):
             trace = self.env["email.automation.mail.sender"]._verify_unsubscribe_token(match.group(1))

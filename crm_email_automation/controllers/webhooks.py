@@ -1,0 +1,134 @@
+import logging
+
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from odoo import http
+from odoo.http import request
+
+from ..models.email_automation_provider import WEBHOOK_ROUTES
+from ..providers import brevo_webhook, mandrill_webhook
+from ..providers.webhook_events import WebhookError
+
+_logger = logging.getLogger(__name__)
+
+# What each kind's webhook reads of its provider (one query).
+WEBHOOK_FIELDS = {
+    "brevo": ["webhook_token", "webhook_username", "webhook_password"],
+    "mandrill": ["webhook_key", "webhook_url"],
+}
+ROUTE_OPTIONS = {"type": "http", "auth": "public", "csrf": False, "save_session": False, "sitemap": False}
+
+
+class EmailAutomationWebhooks(http.Controller):
+    """Public routes the providers post their tracking events to.
+
+    Every request is checked whole (method, provider, credentials or signature, size,
+    syntax, types) before anything is written; a refusal is a 4xx with a short JSON
+    reason, never a 500, and writes nothing. Answers never echo secrets or payloads.
+    """
+
+    @http.route(WEBHOOK_ROUTES["brevo"] % "<int:provider_id>", **ROUTE_OPTIONS)
+    def brevo_webhook(self, provider_id, **_fields):
+        try:
+            self._check_method("POST")
+            provider = self._provider("brevo", provider_id)
+            brevo_webhook.check_auth(
+                request.httprequest.headers.get("Authorization"),
+                token=provider.webhook_token,
+                username=provider.webhook_username,
+                password=provider.webhook_password,
+            )
+            if request.httprequest.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                raise WebhookError("expected JSON (application/json)", status=415)
+            events = brevo_webhook.parse(self._read_body(brevo_webhook.MAX_BODY))
+        except WebhookError as error:
+            return self._refuse(error)
+        return self._ingest(provider, events)
+
+    @http.route(
+        WEBHOOK_ROUTES["mandrill"] % "<int:provider_id>", max_content_length=mandrill_webhook.MAX_BODY, **ROUTE_OPTIONS
+    )
+    def mandrill_webhook(self, provider_id, **_fields):
+        http_request = request.httprequest
+        try:
+            if http_request.method == "HEAD":
+                # Mandrill checks the URL answers before it creates the webhook.
+                self._provider("mandrill", provider_id)
+                return request.make_response("", status=200)
+            self._check_method("POST", "HEAD")
+            provider = self._provider("mandrill", provider_id)
+            self._check_length(mandrill_webhook.MAX_BODY)
+            if http_request.mimetype != "application/x-www-form-urlencoded":
+                raise WebhookError("expected a form (application/x-www-form-urlencoded)", status=415)
+            fields = list(http_request.form.items(multi=True))
+            if fields == [("mandrill_events", "[]")]:
+                # Mandrill's test post on creating the webhook, signed with a key we cannot
+                # know yet: acknowledged, it writes nothing.
+                return self._answer({"status": "ok", "received": 0, "recorded": 0, "duplicates": 0, "unknown": 0})
+            mandrill_webhook.check_signature(
+                http_request.headers.get("X-Mandrill-Signature"),
+                provider.webhook_key,
+                provider._mandrill_signed_url(),
+                fields,
+            )
+            events = mandrill_webhook.parse(fields)
+        except WebhookError as error:
+            return self._refuse(error)
+        return self._ingest(provider, events)
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+
+    def _provider(self, kind, provider_id):
+        """The active provider of that kind, read as superuser (the caller is anonymous and
+        the webhook secrets are system-only fields); WebhookError 404 if there is none."""
+        # sudo: the route is public; it only reads the provider's webhook settings.
+        provider = (
+            request.env["email.automation.provider"]
+            .sudo()
+            .search_fetch([("id", "=", provider_id), ("kind", "=", kind)], WEBHOOK_FIELDS[kind], limit=1)
+        )
+        if not provider:
+            raise WebhookError("unknown webhook", status=404)
+        return provider
+
+    def _check_method(self, *allowed):
+        if request.httprequest.method not in allowed:
+            error = WebhookError("method not allowed", status=405)
+            error.allow = ", ".join(allowed)
+            raise error
+
+    def _check_length(self, limit):
+        length = request.httprequest.content_length
+        if length is not None and length > limit:
+            raise WebhookError("request body too large", status=413)
+
+    def _read_body(self, limit):
+        self._check_length(limit)
+        # A chunked body has no length: werkzeug stops reading past the limit.
+        request.httprequest.max_content_length = limit
+        try:
+            body = request.httprequest.get_data(cache=False)
+        except RequestEntityTooLarge:
+            raise WebhookError("request body too large", status=413) from None
+        if len(body) > limit:
+            raise WebhookError("request body too large", status=413)
+        return body
+
+    def _ingest(self, provider, events):
+        # All or nothing: a failure rolls every write of the request back.
+        with request.env.cr.savepoint():
+            counts = request.env["email.automation.event"]._ingest(provider, events)
+        return self._answer({"status": "ok", **counts})
+
+    def _answer(self, data, status=200):
+        return request.make_json_response(data, headers=[("Cache-Control", "no-store")], status=status)
+
+    def _refuse(self, error):
+        # The reason is one of the parsers' fixed sentences: no secret, no personal data.
+        _logger.info("Webhook %s refused (%s): %s", request.httprequest.path, error.status, error)
+        response = self._answer({"error": str(error)}, status=error.status)
+        if getattr(error, "allow", None):
+            response.headers["Allow"] = error.allow
+        return response

@@ -1,0 +1,17 @@
+from odoo import models
+from odoo.http import request
+
+WEBHOOK_PREFIX = "/email_automation/webhook/"
+
+
+class IrHttp(models.AbstractModel):
+    _inherit = "ir.http"
+
+    @classmethod
+    def _dispatch(cls, endpoint):
+        # Odoo passes the form and query fields as keyword arguments: a field named "self"
+        # would clash with the controller's own and end in a 500. The webhooks read their
+        # body themselves, so the name is dropped for them.
+        if "self" in request.params and request.httprequest.path.startswith(WEBHOOK_PREFIX):
+            request.params.pop("self")
+        return super()._dispatch(endpoint)
