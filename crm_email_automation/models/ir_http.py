@@ -15,3 +15,13 @@ class IrHttp(models.AbstractModel):
         if "self" in request.params and request.httprequest.path.startswith(WEBHOOK_PREFIX):
             request.params.pop("self")
         return super()._dispatch(endpoint)
+
+    @classmethod
+    def _pre_dispatch(cls, rule, args):
+        if request.httprequest.path.startswith(WEBHOOK_PREFIX):
+            # Provider webhooks are machine-to-machine JSON: no visitor language, website or
+            # upload setting to prepare. Odoo's preparation reads them anew on every request
+            # and costs more than ingesting the event itself.
+            request.dispatcher.pre_dispatch(rule, args)
+            return
+        super()._pre_dispatch(rule, args)
