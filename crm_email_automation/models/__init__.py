@@ -21,12 +21,7 @@ from . import crm_lead
 from . import mail_thread
 from . import email_automation_provider
 from . import email_automation_event
-from . import email_automation_trace_tracking
-from . import email_automation_scenario_provider
-from . import email_automation_scenario_kpi
 from . import res_company
-from . import res_config_settings_mailchimp
 from . import email_automation_audience_sync
-from . import email_automation_mail_sender_provider
 from . import ir_mail_server
 from . import ir_http

@@ -95,9 +95,9 @@ class EmailAutomationProvider(models.Model):
         help="The address to give the provider for its delivery, open, click and bounce events.",
     )
     webhook_token = fields.Char(string="Webhook Bearer Token", **SECRET)
-    webhook_username = fields.Char(string="Webhook User Name", **SECRET)
-    webhook_password = fields.Char(string="Webhook Password", **SECRET)
-    webhook_key = fields.Char(string="Webhook Key", help="Mandrill's key of this webhook, for its signature.", **SECRET)
+    webhook_username = fields.Char(**SECRET)
+    webhook_password = fields.Char(**SECRET)
+    webhook_key = fields.Char(help="Mandrill's key of this webhook, for its signature.", **SECRET)
     webhook_url = fields.Char(
         string="Webhook URL at the Provider",
         help="The URL exactly as configured at Mandrill: its signature covers it. Empty: the webhook URL above.",

@@ -5,6 +5,7 @@ from datetime import timedelta
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
+from odoo.tools import SQL
 
 from .domain_utils import parse_domain
 from .email_automation_step import DELAY_UNITS, delay_to_timedelta
@@ -16,6 +17,8 @@ TriggerWatcher = namedtuple("TriggerWatcher", "scenario_id trigger field_names s
 WRITE_TRIGGERS = ("on_value", "on_change")
 HOOK_TRIGGERS = ("on_create", *WRITE_TRIGGERS)
 TIME_TRIGGERS = ("on_date", "on_inactivity")
+# The trace timestamps each engagement KPI counts.
+ENGAGEMENT_FIELDS = ("delivered_at", "opened_at", "clicked_at", "replied_at", "bounced_at")
 
 
 class EmailAutomationScenario(models.Model):
@@ -160,6 +163,12 @@ class EmailAutomationScenario(models.Model):
     )
 
     # Delivery
+    provider_id = fields.Many2one(
+        "email.automation.provider",
+        domain="[('company_id', 'in', [company_id, False])]",
+        help="How this scenario's e-mails leave. Empty: the company's default provider.",
+    )
+    provider_kind = fields.Selection(related="provider_id.kind")
     mail_server_id = fields.Many2one(
         "ir.mail_server",
         string="Outgoing Mail Server",
@@ -184,6 +193,13 @@ class EmailAutomationScenario(models.Model):
     sent_count = fields.Integer(string="Sent", compute="_compute_statistics")
     skipped_count = fields.Integer(string="Skipped", compute="_compute_statistics")
     failed_count = fields.Integer(string="Failed", compute="_compute_statistics")
+    # Delivery and engagement, from what Odoo and the providers' webhooks reported.
+    mail_sent_count = fields.Integer(string="E-mails Sent", compute="_compute_engagement")
+    delivered_ratio = fields.Float(string="Delivered (%)", compute="_compute_engagement", digits=(5, 1))
+    opened_ratio = fields.Float(string="Opened (%)", compute="_compute_engagement", digits=(5, 1))
+    clicked_ratio = fields.Float(string="Clicked (%)", compute="_compute_engagement", digits=(5, 1))
+    replied_ratio = fields.Float(string="Replied (%)", compute="_compute_engagement", digits=(5, 1))
+    bounced_ratio = fields.Float(string="Bounced (%)", compute="_compute_engagement", digits=(5, 1))
 
     @api.depends("participant_ids")
     def _compute_statistics(self):
@@ -208,6 +224,38 @@ class EmailAutomationScenario(models.Model):
             scenario.sent_count = trace_states.get("sent", 0)
             scenario.skipped_count = trace_states.get("skipped", 0)
             scenario.failed_count = trace_states.get("failed", 0)
+
+    def _compute_engagement(self):
+        counts = {}
+        if self.ids:
+            # One query for all the scenarios shown; test e-mails are not the audience's.
+            self.env["email.automation.trace"].flush_model()
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT scenario_id, count(*),
+                           count(delivered_at), count(opened_at), count(clicked_at),
+                           count(replied_at), count(bounced_at)
+                      FROM email_automation_trace
+                     WHERE scenario_id IN %s AND sent_at IS NOT NULL AND message_id IS NOT NULL
+                       AND is_test IS NOT TRUE
+                  GROUP BY scenario_id
+                    """,
+                    tuple(self.ids),
+                )
+            )
+            counts = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        for scenario in self:
+            sent, *engaged = counts.get(scenario.id, (0, 0, 0, 0, 0, 0))
+            scenario.mail_sent_count = sent
+            ratios = [100.0 * count / sent if sent else 0.0 for count in engaged]
+            (
+                scenario.delivered_ratio,
+                scenario.opened_ratio,
+                scenario.clicked_ratio,
+                scenario.replied_ratio,
+                scenario.bounced_ratio,
+            ) = ratios
 
     # ------------------------------------------------------------------
     # Validation: every bad configuration is refused with the field's name
@@ -483,6 +531,27 @@ class EmailAutomationScenario(models.Model):
 
     def action_view_traces(self):
         return self._action_view("crm_email_automation.email_automation_trace_action", [("scenario_id", "=", self.id)])
+
+    def action_view_engagement(self):
+        """The e-mails behind a KPI: `engagement_field` in the context names the timestamp."""
+        field_name = self.env.context.get("engagement_field")
+        if field_name not in ENGAGEMENT_FIELDS:
+            raise UserError(self.env._("Unknown engagement figure."))
+        return self._action_view(
+            "crm_email_automation.email_automation_trace_action",
+            [("scenario_id", "=", self.id), (field_name, "!=", False), ("is_test", "=", False)],
+        )
+
+    @api.onchange("provider_id")
+    def _onchange_provider_id(self):
+        if self.provider_id.kind not in (False, "smtp"):
+            self.mail_server_id = False
+
+    def _get_provider(self):
+        """The provider this scenario sends through; empty means Odoo's SMTP servers."""
+        self.ensure_one()
+        # sudo: the default provider is looked up for the queue, whatever its user may read.
+        return self.provider_id or self.env["email.automation.provider"].sudo()._get_default(self.company_id)
 
     # ------------------------------------------------------------------
     # Enrolment

@@ -25,6 +25,10 @@ TRACE_REASONS = [
     ("render_error", "Template error"),
     ("activity_error", "Activity error"),
     ("retries_exhausted", "Too many delivery attempts"),
+    ("provider_transient", "Temporary provider error"),
+    ("provider_permanent", "Refused by the provider"),
+    ("provider_auth", "Provider authentication failed"),
+    ("provider_paused", "Provider paused"),
 ]
 
 
@@ -72,6 +76,23 @@ class EmailAutomationTrace(models.Model):
     clicked_at = fields.Datetime(readonly=True)
     replied_at = fields.Datetime(readonly=True)
     bounced_at = fields.Datetime(readonly=True)
+    # What the provider and its webhooks reported back.
+    provider_id = fields.Many2one("email.automation.provider", readonly=True, index="btree_not_null")
+    provider_message_id = fields.Char(
+        string="Provider Message ID",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The id the provider gave the e-mail; its webhooks name it.",
+    )
+    open_count = fields.Integer(string="Opens", readonly=True, help="Opens by people.")
+    machine_open_count = fields.Integer(
+        string="Machine Opens",
+        readonly=True,
+        help="Opens by a mail client's privacy proxy (Apple Mail), which prefetches every e-mail.",
+    )
+    click_count = fields.Integer(string="Clicks", readonly=True)
+    event_ids = fields.One2many("email.automation.event", "trace_id", string="Tracking Events")
 
     _sql_constraints = [
         (

@@ -86,6 +86,39 @@ class ResConfigSettings(models.TransientModel):
         help="Finished steps and their events older than this are deleted; 0: kept forever.",
     )
 
+    # The company's Mailchimp audience sync.
+    email_automation_mailchimp_enabled = fields.Boolean(
+        related="company_id.email_automation_mailchimp_enabled", readonly=False
+    )
+    email_automation_mailchimp_auth_method = fields.Selection(
+        related="company_id.email_automation_mailchimp_auth_method", readonly=False
+    )
+    email_automation_mailchimp_oauth_client_id = fields.Char(
+        related="company_id.email_automation_mailchimp_oauth_client_id", readonly=False, groups="base.group_system"
+    )
+    email_automation_mailchimp_oauth_client_secret = fields.Char(
+        related="company_id.email_automation_mailchimp_oauth_client_secret", readonly=False, groups="base.group_system"
+    )
+    email_automation_mailchimp_oauth_account = fields.Char(
+        related="company_id.email_automation_mailchimp_oauth_account"
+    )
+    email_automation_mailchimp_api_key = fields.Char(
+        related="company_id.email_automation_mailchimp_api_key", readonly=False, groups="base.group_system"
+    )
+    email_automation_mailchimp_list_id = fields.Char(
+        related="company_id.email_automation_mailchimp_list_id", readonly=False
+    )
+    email_automation_mailchimp_base_url = fields.Char(
+        related="company_id.email_automation_mailchimp_base_url", readonly=False
+    )
+    email_automation_mailchimp_webhook_url = fields.Char(
+        related="company_id.email_automation_mailchimp_webhook_url", groups="base.group_system"
+    )
+    email_automation_mailchimp_auth_failed = fields.Boolean(related="company_id.email_automation_mailchimp_auth_failed")
+    email_automation_mailchimp_last_sync_at = fields.Datetime(
+        related="company_id.email_automation_mailchimp_last_sync_at"
+    )
+
     @api.model
     def get_values(self):
         res = super().get_values()
@@ -105,3 +138,20 @@ class ResConfigSettings(models.TransientModel):
             start, end = settings.email_automation_send_window_start, settings.email_automation_send_window_end
             if not 0 <= start < end <= 24:
                 raise ValidationError(self.env._("The send window must start before it ends, within the day."))
+
+    def action_email_automation_mailchimp_test(self):
+        self.ensure_one()
+        return self.company_id._email_automation_mailchimp_test()
+
+    def action_email_automation_mailchimp_sync(self):
+        self.ensure_one()
+        return self.company_id._email_automation_mailchimp_sync_now()
+
+    def action_email_automation_mailchimp_connect(self):
+        self.ensure_one()
+        return self.company_id._email_automation_mailchimp_oauth_start()
+
+    def action_email_automation_mailchimp_members(self):
+        self.ensure_one()
+        action = "crm_email_automation.email_automation_audience_member_action"
+        return self.env["ir.actions.actions"]._for_xml_id(action)
