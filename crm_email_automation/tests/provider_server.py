@@ -150,6 +150,20 @@ class ProviderServer:
             "signed_url": signed_url or url,
         }
 
+    def report(self, url, events, headers=None, signing_key=None, signed_url=None, kind=None):
+        """Post `events` now, from the calling thread, for every e-mail accepted so far, as
+        the provider reports deliveries, opens and clicks after the sending is over."""
+        webhook = {
+            "url": url,
+            "headers": dict(headers or {}),
+            "events": tuple(events),
+            "signing_key": signing_key,
+            "signed_url": signed_url or url,
+        }
+        for request in self.accepted(kind):
+            recipients = (request.body.get("message") or {}).get("to") or [{}]
+            self._deliver_webhooks(webhook, request.kind, request.body, request.message_id, recipients[0].get("email"))
+
     def wait_for_answers(self, timeout=10):
         """Wait until every request received is answered (a slow one the client gave up on)."""
         deadline = time.monotonic() + timeout
