@@ -1,6 +1,7 @@
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import warm_up_http_statics
+from .provider_server import ProviderServer
 
 
 @tagged("post_install", "-at_install")
@@ -56,3 +57,34 @@ class TestUiTour(HttpCase):
         self.assertEqual((second.delay, second.delay_unit), (2, "days"))
         self.assertEqual(second.action_type, "mail")
         self.assertEqual(second.mail_template_id, self.template_reminder)
+
+
+@tagged("post_install", "-at_install")
+class TestProviderTour(HttpCase):
+    """An administrator configures a Brevo provider in the browser and tests it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        warm_up_http_statics()
+        cls.server = ProviderServer(api_key="tour-brevo-key").start()
+        cls.addClassCleanup(cls.server.stop)
+        cls.env["res.lang"]._activate_lang("en_US")
+        new_test_user(
+            cls.env,
+            "tour_admin",
+            groups="base.group_user,base.group_system,crm_email_automation.group_manager",
+            lang="en_US",
+        )
+        cls.provider = cls.env["email.automation.provider"].create(
+            {"name": "Brevo (tour)", "kind": "brevo", "api_base_url": cls.server.brevo_url}
+        )
+
+    def test_configure_and_test_provider_in_the_browser(self):
+        self.start_tour("/odoo", "crm_email_automation_provider_tour", login="tour_admin")
+
+        self.assertEqual(self.provider.api_key, "tour-brevo-key")
+        self.assertTrue(self.provider.last_test_at)
+        self.assertIn("Connected", self.provider.last_test_result)
+        (account_call,) = [r for r in self.server.requests if r.path.endswith("/account")]
+        self.assertEqual(account_call.headers.get("api-key"), "tour-brevo-key")
