@@ -37,7 +37,8 @@ from urllib.parse import urlencode
 import requests
 from brevo_sink import API_KEY, BrevoSink
 from odoo_env import DB_PREFIX, OdooSetup, default_odoo_dir, engine_version, snapshot_addon, superuser_env
-from smtp_sink import SmtpSink, free_port
+from sink_process import free_port
+from smtp_sink import SmtpSink
 
 WEBHOOK_TOKEN = "bench-webhook-token"  # noqa: S105 - a bench database's throw-away secret
 MANDRILL_KEY = "bench-mandrill-key"

@@ -9,61 +9,25 @@ keys>``, ``reset`` zeroes the counters; end of input stops it.
 """
 
 import json
-import subprocess
 import sys
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from smtp_sink import free_port
+from sink_process import SinkProcess
 
 API_KEY = "bench-brevo-key"
 
 
-class BrevoSink:
-    """The Brevo API sink subprocess, seen from the benchmark."""
+class BrevoSink(SinkProcess):
+    """The Brevo API sink subprocess; `count()` gives (messages, distinct recipients,
+    distinct idempotency keys)."""
 
-    def __init__(self, python=sys.executable):
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/v3"
-        self._proc = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
-            [python, __file__, str(self.port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        ready = self._proc.stdout.readline().strip()
-        if ready != f"READY {self.port}":
-            self.stop()
-            raise RuntimeError(f"the Brevo sink did not start: {ready!r}")
+    script = __file__
 
-    def _ask(self, command):
-        self._proc.stdin.write(command + "\n")
-        self._proc.stdin.flush()
-        return self._proc.stdout.readline().split()
-
-    def count(self):
-        """(messages, distinct recipients, distinct idempotency keys) since the last reset."""
-        return tuple(int(value) for value in self._ask("count"))
-
-    def reset(self):
-        self._ask("reset")
-
-    def stop(self):
-        if self._proc.poll() is None:
-            self._proc.stdin.close()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}/v3"
 
 
 class Counter:

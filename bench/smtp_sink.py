@@ -6,62 +6,16 @@ code for the GIL. Run as a script it serves on 127.0.0.1 and answers commands on
 counters; end of input stops it. ``SmtpSink`` drives it from the benchmark.
 """
 
-import socket
-import subprocess
 import sys
 import threading
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from sink_process import SinkProcess
 
 
-class SmtpSink:
-    """The SMTP sink subprocess, seen from the benchmark."""
+class SmtpSink(SinkProcess):
+    """The SMTP sink subprocess; `count()` gives (messages, recipients, distinct recipients)."""
 
-    def __init__(self, python=sys.executable):
-        self.port = free_port()
-        self._proc = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
-            [python, __file__, str(self.port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        ready = self._proc.stdout.readline().strip()
-        if ready != f"READY {self.port}":
-            self.stop()
-            raise RuntimeError(f"the SMTP sink did not start: {ready!r}")
-
-    def _ask(self, command):
-        self._proc.stdin.write(command + "\n")
-        self._proc.stdin.flush()
-        return self._proc.stdout.readline().split()
-
-    def count(self):
-        """(messages, recipients, distinct recipients) received since the last reset."""
-        messages, recipients, distinct = self._ask("count")
-        return int(messages), int(recipients), int(distinct)
-
-    def reset(self):
-        self._ask("reset")
-
-    def stop(self):
-        if self._proc.poll() is None:
-            self._proc.stdin.close()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    script = __file__
 
 
 class CountingHandler:
