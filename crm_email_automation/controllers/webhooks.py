@@ -11,11 +11,6 @@ from ..providers.webhook_events import WebhookError
 
 _logger = logging.getLogger(__name__)
 
-# What each kind's webhook reads of its provider (one query).
-WEBHOOK_FIELDS = {
-    "brevo": ["webhook_token", "webhook_username", "webhook_password"],
-    "mandrill": ["webhook_key", "webhook_url"],
-}
 ROUTE_OPTIONS = {"type": "http", "auth": "public", "csrf": False, "save_session": False, "sitemap": False}
 
 
@@ -31,12 +26,12 @@ class EmailAutomationWebhooks(http.Controller):
     def brevo_webhook(self, provider_id, **_fields):
         try:
             self._check_method("POST")
-            provider = self._provider("brevo", provider_id)
+            provider, settings = self._provider("brevo", provider_id)
             brevo_webhook.check_auth(
                 request.httprequest.headers.get("Authorization"),
-                token=provider.webhook_token,
-                username=provider.webhook_username,
-                password=provider.webhook_password,
+                token=settings["webhook_token"],
+                username=settings["webhook_username"],
+                password=settings["webhook_password"],
             )
             if request.httprequest.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
                 raise WebhookError("expected JSON (application/json)", status=415)
@@ -56,7 +51,7 @@ class EmailAutomationWebhooks(http.Controller):
                 self._provider("mandrill", provider_id)
                 return request.make_response("", status=200)
             self._check_method("POST", "HEAD")
-            provider = self._provider("mandrill", provider_id)
+            provider, settings = self._provider("mandrill", provider_id)
             self._check_length(mandrill_webhook.MAX_BODY)
             if http_request.mimetype != "application/x-www-form-urlencoded":
                 raise WebhookError("expected a form (application/x-www-form-urlencoded)", status=415)
@@ -67,7 +62,7 @@ class EmailAutomationWebhooks(http.Controller):
                 return self._answer({"status": "ok", "received": 0, "recorded": 0, "duplicates": 0, "unknown": 0})
             mandrill_webhook.check_signature(
                 http_request.headers.get("X-Mandrill-Signature"),
-                provider.webhook_key,
+                settings["webhook_key"],
                 provider._mandrill_signed_url(),
                 fields,
             )
@@ -81,17 +76,15 @@ class EmailAutomationWebhooks(http.Controller):
     # ------------------------------------------------------------------
 
     def _provider(self, kind, provider_id):
-        """The active provider of that kind, read as superuser (the caller is anonymous and
-        the webhook secrets are system-only fields); WebhookError 404 if there is none."""
+        """The active provider of that kind, as superuser (the caller is anonymous and the
+        webhook secrets are system-only fields), and its webhook settings (cached, see
+        `_webhook_settings`); WebhookError 404 if there is none."""
         # sudo: the route is public; it only reads the provider's webhook settings.
-        provider = (
-            request.env["email.automation.provider"]
-            .sudo()
-            .search_fetch([("id", "=", provider_id), ("kind", "=", kind)], WEBHOOK_FIELDS[kind], limit=1)
-        )
-        if not provider:
+        Provider = request.env["email.automation.provider"].sudo()
+        settings = Provider._webhook_settings(provider_id, kind)
+        if settings is None:
             raise WebhookError("unknown webhook", status=404)
-        return provider
+        return Provider.browse(provider_id), settings
 
     def _check_method(self, *allowed):
         if request.httprequest.method not in allowed:
@@ -117,9 +110,9 @@ class EmailAutomationWebhooks(http.Controller):
         return body
 
     def _ingest(self, provider, events):
-        # All or nothing: a failure rolls every write of the request back.
-        with request.env.cr.savepoint():
-            counts = request.env["email.automation.event"]._ingest(provider, events)
+        # All or nothing without a savepoint: every refusal happens above, before any write,
+        # and an error while ingesting reaches Odoo, which rolls the whole request back.
+        counts = request.env["email.automation.event"]._ingest(provider, events)
         return self._answer({"status": "ok", **counts})
 
     def _answer(self, data, status=200):

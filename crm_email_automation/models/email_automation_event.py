@@ -37,6 +37,9 @@ FIRST_TIME_COLUMNS = {
     "hard_bounce": "bounced_at",
     "invalid_email": "bounced_at",
 }
+# The event types that change a trace, a suppression or a consent (see _apply_effects);
+# the others (sent, deferred, blocked, rejected, error, reply) are only recorded.
+EFFECT_TYPES = {*FIRST_TIME_COLUMNS, "machine_open", "spam", "unsubscribe"}
 TRACKING_COLUMNS = (
     "delivered_at",
     "opened_at",
@@ -98,8 +101,8 @@ class EmailAutomationEvent(models.Model):
             # Counted, not stored nor retried: the e-mail was not sent from here (or is gone).
             _logger.info("Provider %s reported %s event(s) for unknown message ids.", provider.id, unknown)
         recorded = self._insert_events(provider, known)
-        if recorded:
-            self._apply_effects(recorded)
+        if effective := [row for row in recorded if row[1] in EFFECT_TYPES]:
+            self._apply_effects(effective)
         return {
             "received": len(events),
             "recorded": len(recorded),

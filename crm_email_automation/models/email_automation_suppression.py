@@ -1,4 +1,5 @@
 from odoo import api, fields, models, tools
+from odoo.tools import SQL
 
 SUPPRESSION_REASONS = [
     ("hard_bounce", "Hard bounce"),
@@ -93,10 +94,23 @@ class EmailAutomationSuppression(models.Model):
         emails = {tools.email_normalize(email) for email in emails} - {False, None}
         if not emails:
             return
-        # sudo: delivery reports arrive without a user.
-        self.sudo().search(
-            [("email_hash", "in", [self._hash(e) for e in emails]), ("soft_bounce_count", ">", 0)]
-        ).write({"soft_bounce_count": 0})
+        # One UPDATE rather than search + write: webhooks report a delivery per request, and
+        # the rows to reset are rare.
+        self.flush_model(["email_hash", "soft_bounce_count"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE email_automation_suppression
+                   SET soft_bounce_count = 0, write_uid = %(uid)s, write_date = now() at time zone 'UTC'
+                 WHERE email_hash = ANY(%(hashes)s) AND soft_bounce_count > 0
+             RETURNING id
+                """,
+                uid=self.env.uid,
+                hashes=[self._hash(email) for email in emails],
+            )
+        )
+        if reset := [row[0] for row in self.env.cr.fetchall()]:
+            self.browse(reset).invalidate_recordset(["soft_bounce_count", "write_uid", "write_date"])
 
     def action_unsuppress(self):
         self.write({"is_suppressed": False, "reason": False, "soft_bounce_count": 0})

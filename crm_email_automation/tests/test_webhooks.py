@@ -240,6 +240,22 @@ class TestBrevoWebhook(WebhookCommon):
         self.assertEqual(response.json(), {"error": "webhook authentication is not configured for this provider"})
         self.assertFalse(trace.event_ids)
 
+    def test_a_changed_token_or_archived_provider_applies_to_the_next_request(self):
+        # The webhook settings are cached between requests: each change must reach them.
+        event = self.brevo_event("deferred", self.trace_pl)
+        self.assertEqual(self.post_brevo(event).status_code, 200)
+        self.brevo.webhook_token = "rotated-token-5d1e"
+        self.assertEqual(self.post_brevo(event).status_code, 403)
+        response = self.post_brevo(event, headers={"Authorization": "Bearer rotated-token-5d1e"}, auth=None)
+        self.assertEqual(response.status_code, 200)
+        self.brevo.action_archive()
+        response = self.post_brevo(event, headers={"Authorization": "Bearer rotated-token-5d1e"}, auth=None)
+        self.assertEqual((response.status_code, response.json()), (404, {"error": "unknown webhook"}))
+        self.brevo.action_unarchive()
+        response = self.post_brevo(event, headers={"Authorization": "Bearer rotated-token-5d1e"}, auth=None)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json()["duplicates"], 1)
+
     def test_bad_input_gets_a_4xx_and_writes_nothing(self):
         good = self.brevo_event("delivered", self.trace_pl)
         cases = [
