@@ -20,7 +20,6 @@ from . import res_partner
 from . import crm_lead
 from . import mail_thread
 from . import email_automation_provider
-from . import email_automation_provider_webhook
 from . import email_automation_event
 from . import res_company
 from . import email_automation_audience_sync

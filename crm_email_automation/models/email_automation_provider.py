@@ -2,7 +2,7 @@ import logging
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..providers import get_client
@@ -28,6 +28,13 @@ WEBHOOK_ROUTES = {
 # Credentials and webhook secrets: read and written by system administrators only, never
 # exported, never copied.
 SECRET = {"groups": "base.group_system", "copy": False, "exportable": False}
+# What each kind's webhook reads of its provider: checked on every request, so cached.
+WEBHOOK_FIELDS = {
+    "brevo": ("webhook_token", "webhook_username", "webhook_password"),
+    "mandrill": ("webhook_key", "webhook_url"),
+}
+# A write to any of these changes which requests a webhook accepts.
+WEBHOOK_CACHE_FIELDS = {"active", "kind"}.union(*WEBHOOK_FIELDS.values())
 
 
 class EmailAutomationProvider(models.Model):
@@ -150,6 +157,55 @@ class EmailAutomationProvider(models.Model):
         """The URL Mandrill signs: the one configured there (a proxy may change ours)."""
         self.ensure_one()
         return self.webhook_url or self.webhook_endpoint
+
+    # ------------------------------------------------------------------
+    # Webhook settings, cached
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _webhook_settings(self, provider_id, kind):
+        """The webhook secrets of the active provider `provider_id` of that `kind`, as a
+        {field: value} dict, or None if there is none. Cached per process: providers post
+        an event per request, and this lookup was a query each time."""
+        settings = self._webhook_settings_cached(provider_id, kind)
+        return dict(settings) if settings is not None else None
+
+    @api.model
+    @tools.ormcache("provider_id", "kind")
+    def _webhook_settings_cached(self, provider_id, kind):
+        # Plain values only (an immutable tuple of pairs): the cache outlives the transaction.
+        # sudo: the webhook routes are public; the secrets are system-only fields.
+        provider = (
+            self.sudo()
+            .with_context(active_test=True)
+            .search_fetch([("id", "=", provider_id), ("kind", "=", kind)], WEBHOOK_FIELDS[kind])
+        )
+        if not provider:
+            return None
+        return tuple((name, provider[name]) for name in WEBHOOK_FIELDS[kind])
+
+    def _clear_webhook_cache(self):
+        self.env.registry.clear_cache()
+        # Again once committed: a concurrent request may have cached the old values meanwhile.
+        self.env.cr.postcommit.add(self.env.registry.clear_cache)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        providers = super().create(vals_list)
+        # An id may have been cached as unknown before it existed.
+        self._clear_webhook_cache()
+        return providers
+
+    def write(self, vals):
+        result = super().write(vals)
+        if WEBHOOK_CACHE_FIELDS.intersection(vals):
+            self._clear_webhook_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self._clear_webhook_cache()
+        return result
 
     # ------------------------------------------------------------------
     # API access
