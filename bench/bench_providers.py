@@ -6,14 +6,15 @@ ingestion.
    the SMTP provider (to a local aiosmtpd sink) and the Brevo API provider (to a local server
    that speaks Brevo's send API, bench/brevo_sink.py), each in a process of its own. Prints
    traces per second of each, their medians and the ratio Brevo / SMTP of the same run.
-2. Webhook ingestion. Odoo's HTTP server runs as one worker (``--workers=1``); the bench
-   posts 10,000 Brevo events about the e-mails just sent, one event per request as Brevo
-   does by default, then in Brevo's batched mode (100 per request), then as Mandrill
-   batches (signed, 1,000 events per request). Prints events per second, next to the
+2. Webhook ingestion. Odoo's HTTP server runs as one process: threaded (Odoo's default,
+   the bench posting one request at a time) or, with ``--server prefork``, one prefork
+   worker (``--workers=1``). The bench posts 10,000 Brevo events about the e-mails just
+   sent, one event per request as Brevo does by default, then in Brevo's batched mode (100
+   per request), then as Mandrill batches (signed, 1,000 events per request). Prints events per second, next to the
    requests per second of Odoo's cheapest route on the same server (its floor); the
    target is at least 200 events per second.
 
-    python bench/bench_providers.py [--traces 10000] [--runs 3] [--events 10000]
+    python bench/bench_providers.py [--traces 10000] [--runs 3] [--events 10000] [--server prefork]
 
 The script creates its own database (``cea_bench_providers_<date>_<pid>``) and drops it at
 the end (``--keep-db`` keeps it). Exit status 0 when the webhook target is met.
@@ -55,6 +56,13 @@ def parse_args(argv=None):
     parser.add_argument("--traces", type=int, default=10_000, help="traces per sending run")
     parser.add_argument("--runs", type=int, default=3, help="runs of each path; medians are reported")
     parser.add_argument("--events", type=int, default=10_000, help="webhook events per ingestion run")
+    parser.add_argument(
+        "--server",
+        choices=["threaded", "prefork"],
+        default="threaded",
+        help="Odoo's HTTP server for the webhooks: one threaded process (Odoo's default), "
+        "or one prefork worker (--workers=1)",
+    )
     parser.add_argument("--odoo-dir", default=default_odoo_dir())
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args(argv)
@@ -173,14 +181,15 @@ def measure_sending(env, template, provider, partners, label, delivered):
 
 
 class OdooServer:
-    """odoo-bin serving HTTP with one worker, on the bench database.
+    """odoo-bin serving HTTP as one process, on the bench database: threaded (Odoo's
+    default) or one prefork worker.
 
     Started with ``--database`` and no ``--db-filter``, as a one-database server is: with a
     filter, Odoo lists the databases on every request through a new connection to the
     ``postgres`` database (about 2.5 ms here).
     """
 
-    def __init__(self, setup):
+    def __init__(self, setup, mode):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
@@ -189,7 +198,7 @@ class OdooServer:
             *setup.odoo_args(),
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
-            "--workers=1",
+            *(["--workers=1"] if mode == "prefork" else []),
             "--limit-time-real=600",
             "--limit-time-cpu=600",
         ]
@@ -359,8 +368,8 @@ def run(args, setup, smtp, brevo):
         if keys != messages:
             raise SystemExit(f"Brevo got {messages} e-mails but {keys} distinct idempotency keys")
 
-        progress("starting Odoo's HTTP server with one worker")
-        server = OdooServer(setup)
+        progress(f"starting Odoo's HTTP server ({args.server})")
+        server = OdooServer(setup, args.server)
         try:
             traces = sent_traces(env, brevo_scenarios[0], args.events)
             brevo_ingest, brevo_batched, mandrill_ingest, floor = [], [], [], []
@@ -421,7 +430,10 @@ def report(args, results):
     def runs(values):
         return " / ".join(f"{value:.1f}" for value in values)
 
-    print(f"crm_email_automation {args.engine}; {args.traces} traces per run, {args.runs} runs, medians")
+    print(
+        f"crm_email_automation {args.engine}; {args.traces} traces per run, {args.runs} runs, medians; "
+        f"webhooks on one {args.server} Odoo server"
+    )
     print(f"Sending, SMTP provider (aiosmtpd):      {smtp:8.1f} traces/s   (runs {runs(results['smtp'])})")
     print(f"Sending, Brevo API (local server):      {brevo:8.1f} traces/s   (runs {runs(results['brevo'])})")
     print(f"Ratio Brevo / SMTP:                     {brevo / smtp:8.2f}x")
