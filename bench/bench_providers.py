@@ -38,6 +38,7 @@ from urllib.parse import urlencode
 
 import requests
 from brevo_sink import API_KEY, BrevoSink
+from fixtures import BODY, SUBJECT, create_contacts, create_scenario, create_template, setup_mail_server
 from odoo_env import DB_PREFIX, OdooSetup, default_odoo_dir, engine_version, snapshot_addon, superuser_env
 from sink_process import free_port
 from smtp_sink import SmtpSink
@@ -78,11 +79,7 @@ def parse_args(argv=None):
 
 def prepare(env, args, smtp_port, brevo_url):
     env["email.automation.scenario"].search([("state", "=", "running")]).write({"state": "paused"})
-    env["ir.mail_server"].search([]).write({"active": False})
-    server = env["ir.mail_server"].create(
-        {"name": "Bench sink", "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_encryption": "none"}
-    )
-    env.company.email = "bench.sender@example.com"
+    server = setup_mail_server(env, smtp_port)
     env["ir.config_parameter"].set_param("crm_email_automation.batch_size", 200)
     Provider = env["email.automation.provider"]
     Provider.search([]).write({"is_default": False})
@@ -101,53 +98,10 @@ def prepare(env, args, smtp_port, brevo_url):
             {"name": "Bench Mandrill", "kind": "mandrill", "api_key": "unused", "webhook_key": MANDRILL_KEY}
         ),
     }
-    template = env["mail.template"].create(
-        {
-            "name": "Bench order update",
-            "model_id": env["ir.model"]._get_id("res.partner"),
-            "subject": "Your order, {{ object.name }}",
-            "email_from": "{{ object.env.company.email_formatted }}",
-            "body_html": "<p>Hello <t t-out='object.name'/>, your order is on its way.</p>",
-        }
-    )
-    total = args.traces * args.runs * 2
-    partners = env["res.partner"]
-    for start in range(0, total, 2000):
-        partners |= env["res.partner"].create(
-            [
-                {"name": f"Bench Person {i:06d}", "email": f"bench.{i:06d}@example.com", "lang": "en_US"}
-                for i in range(start, min(start + 2000, total))
-            ]
-        )
+    template = create_template(env, "res.partner", "Bench offer", SUBJECT, BODY)
+    _tag, partners = create_contacts(env, args.traces * args.runs * 2, "Providers")
     env.cr.commit()
     return providers, template, partners
-
-
-def create_scenario(env, template, provider, name):
-    scenario = env["email.automation.scenario"].create(
-        {
-            "name": name,
-            "model_id": env["ir.model"]._get_id("res.partner"),
-            "trigger": "manual",
-            "category": "transactional",
-            "provider_id": provider.id,
-            "step_ids": [
-                (
-                    0,
-                    0,
-                    {
-                        "name": "Order update",
-                        "trigger_type": "begin",
-                        "action_type": "mail",
-                        "mail_template_id": template.id,
-                        "delay": 0,
-                    },
-                )
-            ],
-        }
-    )
-    scenario.action_start()
-    return scenario
 
 
 # ----------------------------------------------------------------------
@@ -157,7 +111,7 @@ def create_scenario(env, template, provider, name):
 
 def measure_sending(env, template, provider, partners, label, delivered):
     """Send one e-mail to each of `partners` through `provider`; return traces per second."""
-    scenario = create_scenario(env, template, provider, f"Bench {label}")
+    scenario = create_scenario(env, "res.partner", template, f"Bench {label}", provider_id=provider.id)
     scenario._enrol(partners.ids)
     env.cr.commit()
     before = delivered()
@@ -377,9 +331,7 @@ def run(args, setup, smtp, brevo):
         per_run = [partners[i * args.traces : (i + 1) * args.traces] for i in range(args.runs * 2)]
         # Warm-up (templates, caches, connections), not counted.
         for kind in ("smtp", "brevo"):
-            warm = env["res.partner"].create(
-                [{"name": f"Warm {kind} {i}", "email": f"warm.{kind}.{i}@example.com"} for i in range(50)]
-            )
+            _tag, warm = create_contacts(env, 50, f"Warm {kind}")
             counter = (lambda: smtp.count()[0]) if kind == "smtp" else (lambda: brevo.count()[0])
             measure_sending(env, template, providers[kind], warm, f"warm-up {kind}", counter)
         smtp_rates, brevo_rates, brevo_scenarios = [], [], []

@@ -78,8 +78,8 @@ class EmailAutomationMailSender(models.AbstractModel):
                 envelope["provider_id"] = provider.id
             if not provider or provider.kind == "smtp":
                 for envelope in provider_envelopes:
-                    # The provider's server, else the scenario's, else Odoo's choice.
-                    envelope["mail_server_id"] = provider.mail_server_id.id or envelope["mail_server_id"]
+                    server = provider._smtp_server(envelope["trace"].scenario_id)
+                    envelope["mail_server_id"] = server.id or False
                 smtp_envelopes += provider_envelopes
             else:
                 self._send_with_provider(provider, provider_envelopes, auto_commit)

@@ -241,10 +241,9 @@ class EmailAutomationPolicy(models.AbstractModel):
         and for SMTP providers the mail server too (each server has its own limits)."""
         provider = scenario._get_provider()
         if not provider:
-            return str(scenario.mail_server_id.id or "default")
+            return str(provider._smtp_server(scenario).id or "default")
         if provider.kind == "smtp":
-            server = provider.mail_server_id or scenario.mail_server_id
-            return f"provider-{provider.id}-server-{server.id or 'default'}"
+            return f"provider-{provider.id}-server-{provider._smtp_server(scenario).id or 'default'}"
         return f"provider-{provider.id}"
 
     @api.model

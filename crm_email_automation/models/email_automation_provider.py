@@ -153,6 +153,11 @@ class EmailAutomationProvider(models.Model):
             [("is_default", "=", True), ("company_id", "in", [company.id, False])], order="company_id", limit=1
         )
 
+    def _smtp_server(self, scenario):
+        """The outgoing mail server an SMTP provider (or none) uses for `scenario`: its own,
+        else the scenario's; empty lets Odoo choose by the sender address."""
+        return self.mail_server_id or scenario.mail_server_id
+
     def _mandrill_signed_url(self):
         """The URL Mandrill signs: the one configured there (a proxy may change ours)."""
         self.ensure_one()
