@@ -8,6 +8,7 @@ PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${CEA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/crm_email_automation}"
 ODOO_DIR="$CACHE_DIR/odoo-18.0"
 VENV_DIR="$CACHE_DIR/venv"
+MAILDUMP_VENV_DIR="$CACHE_DIR/maildump-venv"
 ODOO_GIT_URL="${ODOO_GIT_URL:-https://github.com/odoo/odoo.git}"
 DEBIAN_PACKAGES=(libldap2-dev libsasl2-dev chromium)
 
@@ -94,6 +95,45 @@ ensure_runtime() {
     ensure_venv
     ensure_postgres
     export PATH="$VENV_DIR/bin:$PATH"
+}
+
+# The first Python that is at least 3.12 (maildump needs it; Odoo 18.0 does not run on 3.13):
+# CEA_MAILDUMP_PYTHON, then python3.13 and python3.12 on the PATH, then pyenv's versions.
+find_python_312() {
+    local candidate version
+    for candidate in ${CEA_MAILDUMP_PYTHON:-} python3.13 python3.12 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 \
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+            command -v "$candidate"; return 0
+        fi
+    done
+    if command -v pyenv >/dev/null 2>&1; then
+        for version in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[2-9]' | sort -V -r); do
+            candidate="$(pyenv root)/versions/$version/bin/python3"
+            [ -x "$candidate" ] && { echo "$candidate"; return 0; }
+        done
+    fi
+    return 1
+}
+
+# maildump, the local mail catcher, in a virtualenv of its own: it needs Flask 3 and
+# Werkzeug 3.1, which Odoo 18.0's pinned Werkzeug 2.2 excludes. Prints nothing and fails
+# when no Python 3.12+ is at hand, so that the caller can go on without it.
+ensure_maildump() {
+    local requirements="$PROJECT_DIR/tools/requirements-maildump.txt" stamp want python
+    want="$(sha256sum <"$requirements" | cut -c1-16)"
+    stamp="$MAILDUMP_VENV_DIR/.cea-requirements"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+    python="$(find_python_312)" || return 1
+    say "building the mail catcher's virtualenv in $MAILDUMP_VENV_DIR with $python (once)"
+    rm -rf "$MAILDUMP_VENV_DIR"
+    local log="$CACHE_DIR/maildump-install.log"
+    if "$python" -m venv "$MAILDUMP_VENV_DIR" && "$MAILDUMP_VENV_DIR/bin/pip" install -q -r "$requirements" >"$log" 2>&1; then
+        echo "$want" >"$stamp"
+    else
+        say "installing maildump failed (see $log)"
+        return 1
+    fi
 }
 
 addons_path() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project against a real Odoo 18.0 and PostgreSQL: installs the
 # module (with demo data and Polish) on a fresh database, runs the test suite with
-# pytest-odoo (browser tours included) and the linters, then drops the database.
+# pytest-odoo (browser tours included), the first look through tools/run.sh and the linters,
+# then drops the databases.
 # Exits non-zero on any failure; a missing Odoo runtime is an error, never a skip.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_runtime
@@ -40,6 +41,10 @@ if ! python "$ODOO_DIR/odoo-bin" -c "$WORK_DIR/odoo.conf" -i crm_email_automatio
     cat "$WORK_DIR/install.log"
     die "the module did not install cleanly"
 fi
+
+# Before pytest, so that pytest's summary stays the last line.
+say "the first look: tools/run.sh, a quotation confirmed, its e-mail in the mail catcher"
+python3 "$PROJECT_DIR/tools/test_first_look.py" || status=1
 
 say "running the tests (pytest-odoo, real SMTP, browser tours)"
 pytest crm_email_automation/tests -p no:cacheprovider --odoo-config="$WORK_DIR/odoo.conf" --odoo-http \

@@ -80,3 +80,4 @@ class Base(models.AbstractModel):
                 res_ids=[res_id for _scenario_id, res_ids in batches for res_id in res_ids],
             )
         )
+        self.env["email.automation.queue"]._wake_up()

@@ -44,6 +44,22 @@ class EmailAutomationQueue(models.AbstractModel):
         return {"enrolled": enrolled, "processed": processed}
 
     @api.model
+    def _wake_up(self):
+        """Run the queue right after this transaction commits, so that an e-mail due now
+        leaves within seconds rather than at the next scheduled run.
+
+        One cron trigger per transaction however many records it enrols (the cursor's
+        precommit data lives as long as the transaction); Odoo's cron thread is notified
+        at commit and nothing happens on rollback.
+        """
+        pending = self.env.cr.precommit.data
+        if pending.get("crm_email_automation.queue_woken"):
+            return
+        pending["crm_email_automation.queue_woken"] = True
+        # sudo: the cron and its triggers are system records; any user's trigger may wake it.
+        self.env.ref("crm_email_automation.ir_cron_process_queue").sudo()._trigger()
+
+    @api.model
     def _notify_cron_progress(self, done, remaining):
         if self.env.context.get("ir_cron_progress_id"):
             self.env.ref("crm_email_automation.ir_cron_process_queue")._notify_progress(done=done, remaining=remaining)
