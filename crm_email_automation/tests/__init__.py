@@ -8,6 +8,7 @@ from . import test_mailchimp_sync
 from . import test_mailchimp_webhook
 from . import test_policy
 from . import test_policy_property
+from . import test_polish
 from . import test_provider_sending
 from . import test_sending
 from . import test_triggers
