@@ -334,7 +334,7 @@ class EmailAutomationProvider(models.Model):
         return True, self.env._("Connected to %(server)s.", server=server.name)
 
     def action_pause(self):
-        self.write({"state": "paused", "pause_reason": self.env._("Paused by %s.", self.env.user.name)})
+        self.write({"state": "paused", "pause_reason": self.env._("Paused by %(user)s.", user=self.env.user.name)})
 
     def action_resume(self):
         self.write({"state": "active", "pause_reason": False, "auth_failure_count": 0})

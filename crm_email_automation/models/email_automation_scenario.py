@@ -28,7 +28,7 @@ class EmailAutomationScenario(models.Model):
     _order = "sequence, id"
     _check_company_auto = True
 
-    name = fields.Char(required=True, tracking=True)
+    name = fields.Char(required=True, translate=True, tracking=True)
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10)
     color = fields.Integer()

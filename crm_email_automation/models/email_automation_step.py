@@ -24,7 +24,7 @@ class EmailAutomationStep(models.Model):
     _parent_store = True
     _check_company_auto = True
 
-    name = fields.Char(required=True)
+    name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10)
     scenario_id = fields.Many2one("email.automation.scenario", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="scenario_id.company_id", store=True)
@@ -71,8 +71,8 @@ class EmailAutomationStep(models.Model):
         domain="[('model', '=', model_name)]",
     )
     activity_type_id = fields.Many2one("mail.activity.type")
-    activity_summary = fields.Char()
-    activity_note = fields.Html()
+    activity_summary = fields.Char(translate=True)
+    activity_note = fields.Html(translate=True)
     activity_deadline_days = fields.Integer(string="Due In (days)", default=0)
     activity_user_field = fields.Char(
         string="Assign To Field",

@@ -8,8 +8,10 @@ from . import test_mailchimp_sync
 from . import test_mailchimp_webhook
 from . import test_policy
 from . import test_policy_property
-from . import test_queue_wake_up
+from . import test_polish
+from . import test_provider_round_trip
 from . import test_provider_sending
+from . import test_queue_wake_up
 from . import test_sending
 from . import test_triggers
 from . import test_ui_tour

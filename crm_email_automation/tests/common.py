@@ -100,16 +100,16 @@ class EmailAutomationCommon(TransactionCase):
         cls.template_partner = cls._create_template(
             "res.partner",
             subject="Welcome {{ object.name }}",
-            subject_pl="Witaj {{ object.name }}",
+            subject_pl="Witamy, {{ object.name }}",
             body="<p>Hello <t t-out='object.name'/>, welcome aboard.</p>",
-            body_pl="<p>Dzień dobry <t t-out='object.name'/>, witamy na pokładzie.</p>",
+            body_pl="<p>Dzień dobry, <t t-out='object.name'/>, cieszymy się, że są Państwo z nami.</p>",
         )
         cls.template_order = cls._create_template(
             "sale.order",
             subject="About your quotation {{ object.name }}",
             subject_pl="W sprawie oferty {{ object.name }}",
             body="<p>Your quotation <t t-out='object.name'/> is waiting for you.</p>",
-            body_pl="<p>Twoja oferta <t t-out='object.name'/> czeka na Ciebie.</p>",
+            body_pl="<p>Państwa oferta <t t-out='object.name'/> czeka na Państwa decyzję.</p>",
         )
         cls.template_lead = cls._create_template(
             "crm.lead",

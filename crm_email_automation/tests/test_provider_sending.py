@@ -71,7 +71,7 @@ class TestProviderSending(ProviderCommon):
         body = request.body
         self.assertEqual(body["to"], [{"email": "jan@example.pl", "name": "Jan Kowalski"}])
         self.assertEqual(body["sender"]["email"], "sales@example.com")
-        self.assertEqual(body["subject"], "Witaj Jan Kowalski")
+        self.assertEqual(body["subject"], "Witamy, Jan Kowalski")
         self.assertIn("Dzień dobry", body["htmlContent"])
         self.assertIn("Dzień dobry", body["textContent"])
         headers = body["headers"]

@@ -19,7 +19,7 @@ class TestSending(EmailAutomationCommon):
         self.run_queue()
 
         (polish,) = self.assertSentTo("jan@example.pl")
-        self.assertEqual(polish["Subject"], "Witaj Jan Kowalski")
+        self.assertEqual(polish["Subject"], "Witamy, Jan Kowalski")
         self.assertIn("Dzień dobry", body_text(polish))
         (english,) = self.assertSentTo("john@example.com")
         self.assertEqual(english["Subject"], "Welcome John Smith")

@@ -26,7 +26,7 @@ class TestTriggers(EmailAutomationCommon):
 
         self.assertEqual(scenario.participant_ids.res_id, matching.id)
         (message,) = self.assertSentTo("anna@example.org")
-        self.assertEqual(message["Subject"], "Witaj Anna Nowak")
+        self.assertEqual(message["Subject"], "Witamy, Anna Nowak")
         self.assertFalse(self.smtp.messages_to("out@elsewhere.com"))
         self.assertFalse(self.env["email.automation.enrolment"].search([("scenario_id", "=", scenario.id)]))
 
