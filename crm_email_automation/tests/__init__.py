@@ -9,6 +9,7 @@ from . import test_mailchimp_webhook
 from . import test_policy
 from . import test_policy_property
 from . import test_provider_sending
+from . import test_record_rules
 from . import test_sending
 from . import test_triggers
 from . import test_ui_tour
