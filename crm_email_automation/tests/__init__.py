@@ -11,6 +11,7 @@ from . import test_policy_property
 from . import test_provider_sending
 from . import test_record_rules
 from . import test_sending
+from . import test_test_mode_mail
 from . import test_triggers
 from . import test_ui_tour
 from . import test_unsubscribe_http
