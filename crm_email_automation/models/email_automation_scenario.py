@@ -567,16 +567,6 @@ class EmailAutomationScenario(models.Model):
             domain = expression.AND([domain, [("company_id", "in", [False, self.company_id.id])]])
         return domain
 
-    def _search_enrollable(self, domain):
-        """The records matching `domain` and the segment that the scenario may take: the
-        ones its responsible may read, in its company (not the ones whoever triggered or
-        runs the queue may read)."""
-        self.ensure_one()
-        if self._responsible_problem():
-            return self.env[self.model_name]
-        Model = self._responsible_records()
-        return Model.search(expression.AND([domain, self._segment_domain(env=Model.env)]))
-
     def _enrol(self, res_ids, triggered_at=None):
         """Enrol the records `res_ids` that match the segment and the re-entry policy.
 

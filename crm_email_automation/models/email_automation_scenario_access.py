@@ -1,5 +1,10 @@
+import logging
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
+from odoo.osv import expression
+
+_logger = logging.getLogger(__name__)
 
 # What anyone who may write scenarios may change on a scenario run with someone else's
 # rights: none of it changes which records the scenario reads or where its e-mails go.
@@ -137,3 +142,15 @@ class EmailAutomationScenario(models.Model):
             return set()
         Model = self._responsible_records().with_context(active_test=False)
         return set(Model.search([("id", "in", list(set(res_ids)))]).ids)
+
+    def _search_enrollable(self, domain):
+        """The records matching `domain` and the segment that the scenario may take: the
+        ones its responsible may read, in its company (not the ones whoever triggered or
+        runs the queue may read)."""
+        self.ensure_one()
+        problem = self._responsible_problem()
+        if problem:
+            _logger.warning("E-mail automation: scenario %s enrols nothing: %s", self.id, problem)
+            return self.env[self.model_name]
+        Model = self._responsible_records()
+        return Model.search(expression.AND([domain, self._segment_domain(env=Model.env)]))

@@ -161,6 +161,23 @@ class TestRecordRules(RecordRulesCommon):
         self.assertFalse(self.smtp.messages)
         self.assertNothingAbout(order)
 
+    def test_responsible_who_lost_the_rights_sends_nothing(self):
+        scenario = self.manager_scenario(trigger="on_create", step={"delay": 1, "delay_unit": "hours"})
+        order = self.own_order()
+        self.run_queue()
+        self.assertEqual(scenario.participant_ids.res_id, order.id)
+        # The manager leaves the sales team: they may no longer read quotations.
+        self.manager.groups_id = [Command.unlink(self.env.ref("sales_team.group_sale_salesman").id)]
+        self.assertFalse(self.env["sale.order"].with_user(self.manager).has_access("read"))
+        later = self.create_order(user_id=self.manager.id)
+        with freeze_time(fields.Datetime.now() + timedelta(hours=2)):
+            self.run_queue()
+        trace = scenario.participant_ids.filtered(lambda p: p.res_id == order.id).trace_ids
+        self.assertEqual((trace.state, trace.reason), ("skipped", "record_hidden"))
+        self.assertIn("may not read", trace.reason_detail)
+        self.assertNotIn(later.id, scenario.participant_ids.mapped("res_id"))
+        self.assertFalse(self.smtp.messages)
+
     def test_template_cannot_reach_hidden_records_through_a_visible_one(self):
         # A contact scenario (contacts are visible to every employee) whose template,
         # written by an administrator, lists the contact's quotations.
