@@ -1,3 +1,4 @@
+import logging
 import re
 from datetime import timedelta
 from urllib.parse import quote
@@ -5,6 +6,8 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from odoo import api, models, tools
+
+_logger = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SCOPE = "crm_email_automation.unsubscribe"
 # Test e-mails carry unsubscribe links signed for this scope: the unsubscribe routes and
@@ -54,6 +57,11 @@ class EmailAutomationMailSender(models.AbstractModel):
     @api.model
     def _unsubscribe_trace(self, trace, source, ip_address=None, user_agent=None):
         """Unsubscribe the recipient of `trace` from marketing e-mail."""
+        if trace.is_test:
+            # Whoever unsubscribed read a test e-mail at the test address (a provider's own
+            # link or complaint button, say): the real contact asked nothing.
+            _logger.info("E-mail automation: unsubscribe from test e-mail %s ignored", trace.id)
+            return
         partner = trace.partner_id
         emails = [tools.email_normalize(trace.email_to)] if trace.email_to else []
         if partner:

@@ -5,6 +5,7 @@ from odoo.tests import tagged
 
 from .common import body_text
 from .test_unsubscribe_http import HttpPolicyCommon
+from .webhook_common import WebhookCommon
 
 QA_ADDRESS = "qa-team@example.com"
 
@@ -117,3 +118,19 @@ class TestTestModeMail(HttpPolicyCommon):
         self.env.invalidate_all()
         self.assertEqual(self.partner_en.email_consent_state, "withdrawn")
         self.assertEqual(self.partner_pl.email_consent_state, "granted")
+
+
+@tagged("post_install", "-at_install")
+class TestTestModeWebhook(WebhookCommon):
+    """A provider reporting that the reader of a test e-mail unsubscribed (its own link,
+    a complaint button) speaks for the test address, not for the real contact."""
+
+    def test_provider_unsubscribe_of_a_test_mail_unsubscribes_nobody(self):
+        trace = self.sent_trace(self.partner_pl, self.brevo, "<test-mode.1@smtp-relay.mailin.fr>")
+        trace.write({"is_test": True, "email_to": QA_ADDRESS})
+        response = self.post_brevo(self.brevo_event("unsubscribed", trace))
+        self.assertEqual(response.status_code, 200)
+        self.env.invalidate_all()
+        self.assertEqual(trace.event_ids.mapped("event_type"), ["unsubscribe"], "the event is recorded")
+        self.assertEqual(self.partner_pl.email_consent_state, "granted")
+        self.assertFalse(self.env["mail.blacklist"].search([("email", "in", ["jan@example.pl", QA_ADDRESS])]))
