@@ -1,10 +1,13 @@
 from datetime import timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import tagged
+from odoo.modules import module as odoo_module
+from odoo.tests import HttpCase, tagged
+from odoo.tests.common import JsonRpcException
 
 from .common import EmailAutomationCommon, body_text
 
@@ -422,3 +425,51 @@ class TestCompanies(RecordRulesCommon):
         self.assertFalse(
             self.env["email.automation.enrolment"].with_user(self.manager).search([("scenario_id", "=", scenario_b.id)])
         )
+
+
+@tagged("post_install", "-at_install")
+class TestResponsibleOverRpc(RecordRulesCommon, HttpCase):
+    """The same attacks as the web client or a script would send them: JSON-RPC calls
+    of the logged-in manager."""
+
+    def setUp(self):
+        super().setUp()
+        # The HTTP server's test cursor asks the running test to check it.
+        self.startPatcher(patch.object(odoo_module, "current_test", self))
+        self.authenticate("ea_manager", "ea_manager")
+
+    def call(self, model, method, *args, **kwargs):
+        return self.make_jsonrpc_request(
+            f"/web/dataset/call_kw/{model}/{method}",
+            {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
+        )
+
+    def test_borrowing_the_administrators_rights_is_refused(self):
+        admin = self.env.ref("base.user_admin")
+        values = {
+            "name": "Borrowed rights",
+            "model_id": self.env["ir.model"]._get_id("sale.order"),
+            "trigger": "manual",
+            "is_test_mode": True,
+            "test_email": self.test_address,
+            "user_id": admin.id,
+        }
+        with self.assertRaises(JsonRpcException) as caught:
+            self.call("email.automation.scenario", "create", [values])
+        self.assertIn("AccessError", str(caught.exception))
+        self.assertFalse(self.env["email.automation.scenario"].search([("name", "=", "Borrowed rights")]))
+
+    def test_enrolling_hidden_ids_through_the_wizard_is_refused(self):
+        scenario = self.manager_scenario()
+        hidden = self.hidden_order()
+        (wizard_id,) = self.call(
+            "email.automation.enrol.wizard",
+            "create",
+            [{"res_model": "sale.order", "res_ids": [hidden.id], "scenario_id": scenario.id}],
+        )
+        with self.assertRaises(JsonRpcException) as caught:
+            self.call("email.automation.enrol.wizard", "action_enrol", [wizard_id])
+        self.assertIn("AccessError", str(caught.exception))
+        self.run_queue()
+        self.assertFalse(scenario.participant_ids)
+        self.assertFalse(self.smtp.messages)
