@@ -1,4 +1,5 @@
 from . import email_automation_scenario
+from . import email_automation_scenario_access
 from . import email_automation_step
 from . import email_automation_participant
 from . import email_automation_trace

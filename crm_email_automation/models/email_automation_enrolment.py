@@ -13,6 +13,8 @@ class EmailAutomationEnrolment(models.Model):
     _order = "id"
 
     scenario_id = fields.Many2one("email.automation.scenario", required=True, ondelete="cascade", index=True)
+    # Filled by the triggers' INSERT too (see base.py): the company's record rule reads it.
+    company_id = fields.Many2one(related="scenario_id.company_id", store=True, index=True)
     res_model = fields.Char(related="scenario_id.model_name", string="Document Model")
     res_id = fields.Many2oneReference(string="Document ID", model_field="res_model", required=True)
     triggered_at = fields.Datetime(required=True, default=fields.Datetime.now)

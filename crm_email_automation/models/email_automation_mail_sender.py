@@ -161,11 +161,15 @@ class EmailAutomationMailSender(models.AbstractModel):
         it fails on are failed."""
         groups = defaultdict(list)
         for envelope in envelopes:
-            template = envelope["trace"].step_id.mail_template_id
+            trace = envelope["trace"]
+            template = trace.step_id.mail_template_id
             # A template with its own language expression decides; otherwise the recipient's.
             lang = False if template.lang else envelope["lang"]
-            groups[template, lang].append(envelope)
-        for (template, lang), group in groups.items():
+            groups[trace.scenario_id, template, lang].append(envelope)
+        for (scenario, template, lang), group in groups.items():
+            # Rendered as the scenario's responsible, in its company: the template reaches
+            # no record its responsible could not open.
+            template = template.with_env(scenario._responsible_env())
             try:
                 rendered = self._render_template(template, lang, [e["record"].id for e in group])
             except Exception:  # noqa: BLE001 - isolate the records the template fails on
@@ -182,7 +186,6 @@ class EmailAutomationMailSender(models.AbstractModel):
 
     @api.model
     def _render_template(self, template, lang, res_ids):
-        template = template.sudo()
         compute_lang = not lang
         results = defaultdict(dict)
         for field in ("subject", "body_html", "email_from", "reply_to"):

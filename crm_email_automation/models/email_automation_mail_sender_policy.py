@@ -1,15 +1,29 @@
+import logging
+import re
 from datetime import timedelta
+from urllib.parse import quote
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from odoo import api, models, tools
 
+_logger = logging.getLogger(__name__)
+
 UNSUBSCRIBE_SCOPE = "crm_email_automation.unsubscribe"
+# Test e-mails carry unsubscribe links signed for this scope: the unsubscribe routes and
+# the mail gateway verify the real scope only, so such a link unsubscribes nobody.
+TEST_UNSUBSCRIBE_SCOPE = "crm_email_automation.unsubscribe_test"
 # Unsubscribe links keep working for well over a year after the e-mail.
 UNSUBSCRIBE_VALIDITY_DAYS = 400
+# The fields of a record that hold its contact's own address (a lead's, say).
+CONTACT_EMAIL_FIELDS = ("email", "email_from", "email_normalized")
+MASKED_FIELDS = ("subject", "body_html", "email_from", "reply_to")
 
 
 class EmailAutomationMailSender(models.AbstractModel):
+    """Unsubscribe links and headers; and test mode, whose e-mails go to the test
+    address, show no address of the real contact and unsubscribe nobody."""
+
     _inherit = "email.automation.mail.sender"
 
     @api.model
@@ -18,8 +32,9 @@ class EmailAutomationMailSender(models.AbstractModel):
 
     @api.model
     def _unsubscribe_token(self, trace):
+        scope = TEST_UNSUBSCRIBE_SCOPE if trace.scenario_id.is_test_mode else UNSUBSCRIBE_SCOPE
         return tools.misc.hash_sign(
-            self.env(su=True), UNSUBSCRIBE_SCOPE, [trace.id], expiration=timedelta(days=UNSUBSCRIBE_VALIDITY_DAYS)
+            self.env(su=True), scope, [trace.id], expiration=timedelta(days=UNSUBSCRIBE_VALIDITY_DAYS)
         )
 
     @api.model
@@ -34,13 +49,19 @@ class EmailAutomationMailSender(models.AbstractModel):
             return None
         # sudo: the signed token is the recipient's credential; there is no user.
         trace = self.env["email.automation.trace"].sudo().browse(payload[0]).exists()
-        if not trace or (not trace.partner_id and not trace.email_to):
+        # A test e-mail went to the test address, not to the trace's contact.
+        if not trace or trace.is_test or (not trace.partner_id and not trace.email_to):
             return None
         return trace
 
     @api.model
     def _unsubscribe_trace(self, trace, source, ip_address=None, user_agent=None):
         """Unsubscribe the recipient of `trace` from marketing e-mail."""
+        if trace.is_test:
+            # Whoever unsubscribed read a test e-mail at the test address (a provider's own
+            # link or complaint button, say): the real contact asked nothing.
+            _logger.info("E-mail automation: unsubscribe from test e-mail %s ignored", trace.id)
+            return
         partner = trace.partner_id
         emails = [tools.email_normalize(trace.email_to)] if trace.email_to else []
         if partner:
@@ -67,6 +88,8 @@ class EmailAutomationMailSender(models.AbstractModel):
     def _render(self, envelopes):
         res = super()._render(envelopes)
         for envelope in envelopes:
+            if envelope["is_test"]:
+                self._mask_contact_emails(envelope)
             if not self._is_marketing(envelope) or envelope["trace"].state != "processing":
                 continue
             url = self._unsubscribe_url(envelope["trace"])
@@ -89,3 +112,42 @@ class EmailAutomationMailSender(models.AbstractModel):
             headers["List-Unsubscribe"] = f"<{url}>, <{mailto}>" if mailto else f"<{url}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         return headers
+
+    # ------------------------------------------------------------------
+    # Test mode: no address of the real contact in the e-mail
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _contact_emails(self, envelope):
+        """Every address of the real recipient that a template could print, longest first."""
+        trace, record, partner = envelope["trace"], envelope["record"], envelope["partner"]
+        raw = [trace.scenario_id._get_recipient_email(record, partner), partner.email, partner.email_normalized]
+        raw += [
+            record[name]
+            for name in CONTACT_EMAIL_FIELDS
+            if name in record._fields and record._fields[name].type == "char"
+        ]
+        emails = {email for value in raw if value for email in tools.email_split(value)}
+        return sorted(emails, key=len, reverse=True)
+
+    @api.model
+    def _mask_contact_emails(self, envelope):
+        """Replace the real contact's addresses by the test address wherever the template
+        printed them: as text, HTML-escaped, or URL-encoded in a link."""
+        test_email = envelope["email_to"]
+        hidden_emails = self._contact_emails(envelope)
+        for field in MASKED_FIELDS:
+            value = envelope.get(field)
+            if not value:
+                continue
+            is_html = field == "body_html"
+            shown = str(escape(test_email)) if is_html else test_email
+            masked = str(value)
+            for email in hidden_emails:
+                for hidden, replacement in (
+                    (str(escape(email)), shown),
+                    (email, shown),
+                    (quote(email, safe=""), quote(test_email, safe="")),
+                ):
+                    masked = re.sub(re.escape(hidden), lambda _match, r=replacement: r, masked, flags=re.IGNORECASE)
+            envelope[field] = Markup(masked) if is_html else masked

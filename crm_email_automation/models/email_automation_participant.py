@@ -33,6 +33,7 @@ class EmailAutomationParticipant(models.Model):
         [
             ("goal_reached", "Goal reached"),
             ("record_deleted", "Record deleted"),
+            ("record_hidden", "Record not accessible to the scenario's responsible user"),
             ("scenario_stopped", "Scenario stopped"),
             ("end_step", "Ended by a step"),
             ("manual", "Removed by hand"),
@@ -56,21 +57,31 @@ class EmailAutomationParticipant(models.Model):
         )
 
     @api.depends("res_model", "res_id")
+    @api.depends_context("uid")
     def _compute_record_name(self):
+        """The enrolled record's name, as far as the reader may see it: a record their
+        rules hide is named by its model and id only."""
         by_model = {}
         for participant in self:
             by_model.setdefault(participant.res_model, set()).add(participant.res_id)
-        names = {}
+        names, existing = {}, set()
         for model_name, res_ids in by_model.items():
             if model_name in self.env:
-                # sudo: the name of the enrolled record is shown to automation users.
-                for record in self.env[model_name].sudo().browse(res_ids).exists():
+                # sudo: only tells a deleted record from a hidden one; no name is read.
+                records = self.env[model_name].sudo().browse(res_ids).exists().with_env(self.env)
+                existing.update((model_name, res_id) for res_id in records.ids)
+                for record in records._filtered_access("read"):
                     names[model_name, record.id] = record.display_name
         for participant in self:
-            participant.record_name = names.get(
-                (participant.res_model, participant.res_id),
-                self.env._("%(model)s #%(id)s (deleted)", model=participant.res_model, id=participant.res_id),
-            )
+            key = (participant.res_model, participant.res_id)
+            if key in names:
+                participant.record_name = names[key]
+            elif key in existing:
+                participant.record_name = f"{participant.res_model} #{participant.res_id}"
+            else:
+                participant.record_name = self.env._(
+                    "%(model)s #%(id)s (deleted)", model=participant.res_model, id=participant.res_id
+                )
 
     def _schedule_steps(self, steps):
         """Create the traces of `steps` for every participant, due `delay` after enrolment."""

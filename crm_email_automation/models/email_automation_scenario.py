@@ -261,11 +261,12 @@ class EmailAutomationScenario(models.Model):
     # Validation: every bad configuration is refused with the field's name
     # ------------------------------------------------------------------
 
-    def _parse_domain(self, field_name, model_name):
-        """Return the domain stored in `field_name`, validated against `model_name`."""
+    def _parse_domain(self, field_name, model_name, env=None):
+        """Return the domain stored in `field_name`, validated against `model_name`.
+        `env`: whose `uid` the filter names (default: the current user's)."""
         self.ensure_one()
         try:
-            return parse_domain(self.env, self[field_name], model_name)
+            return parse_domain(env or self.env, self[field_name], model_name)
         except ValueError as error:
             raise ValidationError(
                 self.env._(
@@ -557,10 +558,10 @@ class EmailAutomationScenario(models.Model):
     # Enrolment
     # ------------------------------------------------------------------
 
-    def _segment_domain(self):
+    def _segment_domain(self, env=None):
         """The filter a record must match to enter: the segment, within the scenario's company."""
         self.ensure_one()
-        domain = self._parse_domain("domain", self.model_name)
+        domain = self._parse_domain("domain", self.model_name, env=env)
         Model = self.env[self.model_name]
         if "company_id" in Model._fields and Model._fields["company_id"].store:
             domain = expression.AND([domain, [("company_id", "in", [False, self.company_id.id])]])
@@ -579,12 +580,7 @@ class EmailAutomationScenario(models.Model):
         now = fields.Datetime.now()
         if not isinstance(triggered_at, dict):
             triggered_at = dict.fromkeys(res_ids, triggered_at or now)
-        # sudo: enrolment is a system decision taken on the scenario's behalf, whoever triggered it.
-        records = (
-            self.env[self.model_name]
-            .sudo()
-            .search(expression.AND([[("id", "in", list(set(res_ids)))], self._segment_domain()]))
-        )
+        records = self._search_enrollable([("id", "in", list(set(res_ids)))])
         allowed_ids = self._filter_reentry(records.ids, now)
         if not allowed_ids:
             return self.env["email.automation.participant"]
@@ -672,10 +668,9 @@ class EmailAutomationScenario(models.Model):
         self.ensure_one()
         start, end = self._time_trigger_window(now)
         field_name = "write_date" if self.trigger == "on_inactivity" else self.date_field_id.name
-        Model = self.env[self.model_name].sudo()
-        if Model._fields[field_name].type == "date":
+        if self.env[self.model_name]._fields[field_name].type == "date":
             start, end = start.date(), end.date()
-        domain = expression.AND([[(field_name, ">", start), (field_name, "<=", end)], self._segment_domain()])
-        participants = self._enrol(Model.search(domain).ids, triggered_at=now)
+        records = self._search_enrollable([(field_name, ">", start), (field_name, "<=", end)])
+        participants = self._enrol(records.ids, triggered_at=now)
         self.time_checked_at = now
         return participants

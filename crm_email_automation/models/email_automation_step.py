@@ -78,7 +78,7 @@ class EmailAutomationStep(models.Model):
         string="Assign To Field",
         default="user_id",
         help="The field of the record holding the user to assign (its salesperson); when "
-        "empty or unset, the activity goes to the user who created the scenario.",
+        "empty or unset, the activity goes to the scenario's responsible.",
     )
 
     trace_ids = fields.One2many("email.automation.trace", "step_id", string="Queue")
@@ -90,16 +90,26 @@ class EmailAutomationStep(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         steps = super().create(vals_list)
+        # A step changes what its scenario reads and sends: only its responsible (or an
+        # administrator) may add one.
+        steps.scenario_id._check_may_change()
         steps._assign_default_parents()
         return steps
 
     def write(self, vals):
+        self.scenario_id._check_may_change()
         result = super().write(vals)
+        if "scenario_id" in vals:
+            self.scenario_id._check_may_change()
         if "trigger_type" in vals or "parent_id" in vals:
             self._assign_default_parents()
         if "trigger_type" in vals and vals["trigger_type"] == "begin":
             self.filtered("parent_id").parent_id = False
         return result
+
+    def unlink(self):
+        self.scenario_id._check_may_change()
+        return super().unlink()
 
     def _assign_default_parents(self):
         """A step "after the previous step" with no After Step follows the step listed just
@@ -175,11 +185,12 @@ class EmailAutomationStep(models.Model):
             if step.parent_id.scenario_id != step.scenario_id:
                 raise ValidationError(self.env._("After Step: a step can only follow a step of its own scenario."))
 
-    def _parse_condition(self):
-        """The step's condition as a domain, validated against the scenario's model."""
+    def _parse_condition(self, env=None):
+        """The step's condition as a domain, validated against the scenario's model.
+        `env`: whose `uid` the filter names (default: the current user's)."""
         self.ensure_one()
         try:
-            return parse_domain(self.env, self.condition_domain, self.scenario_id.model_name)
+            return parse_domain(env or self.env, self.condition_domain, self.scenario_id.model_name)
         except ValueError as error:
             raise ValidationError(
                 self.env._("Condition: step “%(name)s” has an invalid filter: %(error)s", name=self.name, error=error)

@@ -9,6 +9,7 @@ _logger = logging.getLogger(__name__)
 TRACE_REASONS = [
     # skipped
     ("record_deleted", "Record deleted"),
+    ("record_hidden", "Record not accessible to the scenario's responsible user"),
     ("condition_false", "Step condition not met"),
     ("no_recipient", "No recipient"),
     ("invalid_email", "Invalid e-mail address"),
@@ -44,7 +45,8 @@ class EmailAutomationTrace(models.Model):
     company_id = fields.Many2one(related="participant_id.company_id", store=True, index=True)
     res_model = fields.Char(related="participant_id.res_model", string="Document Model")
     res_id = fields.Many2oneReference(related="participant_id.res_id", model_field="res_model", string="Document ID")
-    record_name = fields.Char(related="participant_id.record_name", string="Document")
+    # Read as the reader, not as superuser: a record their rules hide is not named.
+    record_name = fields.Char(related="participant_id.record_name", string="Document", compute_sudo=False)
     partner_id = fields.Many2one(related="participant_id.partner_id", string="Contact")
     action_type = fields.Selection(related="step_id.action_type")
     state = fields.Selection(
@@ -224,18 +226,26 @@ class EmailAutomationTrace(models.Model):
         self.participant_id._complete_finished()
 
     def _skip_or_cancel_unfit(self):
-        """Record why traces must not run (record gone, goal reached, condition false,
-        holdout), one query per scenario or step; return the traces that may run."""
+        """Record why traces must not run (record gone or out of the responsible's reach,
+        goal reached, condition false, holdout), one query per scenario or step; return
+        the traces that may run.
+
+        The records are looked at as the scenario's responsible user, in the scenario's
+        company: the queue's superuser rights only claim the work.
+        """
         runnable = self.browse()
         for scenario in self.scenario_id:
             traces = self.filtered(lambda t, s=scenario: t.scenario_id == s)
-            Model = self.env[scenario.model_name].sudo()
-            existing_ids = set(Model.browse(traces.mapped("res_id")).exists().ids)
+            res_ids = traces.mapped("res_id")
+            # sudo: tell a deleted record from one the responsible may not read.
+            existing_ids = set(self.env[scenario.model_name].sudo().browse(res_ids).exists().ids)
             gone = traces.filtered(lambda t, ids=existing_ids: t.res_id not in ids)
             gone._finish("skipped", "record_deleted")
             gone.participant_id._end("exited", "record_deleted")
             traces -= gone
-            goal = scenario._parse_domain("goal_domain", scenario.model_name)
+            traces = traces._skip_inaccessible(scenario)
+            Model = scenario._responsible_records()
+            goal = scenario._parse_domain("goal_domain", scenario.model_name, env=Model.env)
             if goal and traces:
                 reached_ids = set(Model.search(goal + [("id", "in", traces.mapped("res_id"))]).ids)
                 converted = traces.filtered(lambda t, ids=reached_ids: t.res_id in ids)
@@ -244,7 +254,7 @@ class EmailAutomationTrace(models.Model):
                 traces -= converted
             for step in traces.step_id:
                 step_traces = traces.filtered(lambda t, s=step: t.step_id == s)
-                condition = step._parse_condition()
+                condition = step._parse_condition(env=Model.env)
                 if not condition:
                     continue
                 matching = set(Model.search(condition + [("id", "in", step_traces.mapped("res_id"))]).ids)
@@ -254,17 +264,40 @@ class EmailAutomationTrace(models.Model):
         holdouts._finish("skipped", "holdout")
         return runnable.filtered(lambda t: t.state == "processing")
 
+    def _skip_inaccessible(self, scenario):
+        """Skip the traces (all of `scenario`) whose record or contact its responsible
+        may not read in its company, ending their participation; return the others."""
+        accessible_ids = scenario._accessible_ids(self.mapped("res_id"))
+        partners = self.participant_id.partner_id
+        readable_partners = (
+            partners.with_env(scenario._responsible_env())._filtered_access("read")
+            if accessible_ids
+            else partners.browse()
+        )
+        hidden = self.filtered(
+            lambda t: t.res_id not in accessible_ids or (t.partner_id and t.partner_id not in readable_partners)
+        )
+        if hidden:
+            detail = scenario._responsible_problem() or self.env._(
+                "%(user)s cannot open this record or its contact in the company %(company)s.",
+                user=scenario.user_id.name,
+                company=scenario.company_id.name,
+            )
+            hidden._finish("skipped", "record_hidden", detail)
+            hidden.participant_id._end("exited", "record_hidden")
+        return self - hidden
+
     def _recipients(self):
         """{trace id: (record, recipient address as written)}, the records read once per
-        scenario. Shared by the sending policy and the mail sender."""
+        scenario, as its responsible user. Shared by the sending policy and the mail sender."""
         result = {}
         for scenario in self.scenario_id:
             traces = self.filtered(lambda t, s=scenario: t.scenario_id == s)
-            # sudo: the queue works for the scenario, not for whoever owns the record.
-            records = {r.id: r for r in self.env[scenario.model_name].sudo().browse(traces.mapped("res_id"))}
+            records = {r.id: r for r in scenario._responsible_records(traces.mapped("res_id"))}
             for trace in traces:
                 record = records[trace.res_id]
-                result[trace.id] = (record, scenario._get_recipient_email(record, trace.participant_id.partner_id))
+                partner = trace.participant_id.partner_id.with_env(record.env)
+                result[trace.id] = (record, scenario._get_recipient_email(record, partner))
         return result
 
     def _finish(self, state, reason=False, detail=False):
@@ -292,7 +325,7 @@ class EmailAutomationTrace(models.Model):
             record = self.env[trace.res_model].sudo().browse(trace.res_id)
             user = record[step.activity_user_field] if step.activity_user_field in record._fields else False
             if not (user and user._name == "res.users"):
-                user = trace.scenario_id.create_uid
+                user = trace.scenario_id.user_id
             try:
                 with self.env.cr.savepoint():
                     record.activity_schedule(

@@ -12,7 +12,9 @@ from . import test_polish
 from . import test_provider_round_trip
 from . import test_provider_sending
 from . import test_queue_wake_up
+from . import test_record_rules
 from . import test_sending
+from . import test_test_mode_mail
 from . import test_triggers
 from . import test_ui_tour
 from . import test_unsubscribe_http

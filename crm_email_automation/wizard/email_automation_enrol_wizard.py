@@ -45,8 +45,8 @@ class EmailAutomationEnrolWizard(models.TransientModel):
                 "type": "success" if participants else "warning",
                 "title": self.env._("Enrolment done"),
                 "message": self.env._(
-                    "Scenario “%(scenario)s”: records enrolled: %(enrolled)s; left out by its segment or "
-                    "re-entry policy: %(skipped)s.",
+                    "Scenario “%(scenario)s”: records enrolled: %(enrolled)s; left out by its segment, its "
+                    "re-entry policy or its responsible's access rights: %(skipped)s.",
                     enrolled=len(participants),
                     scenario=self.scenario_id.name,
                     skipped=skipped,
