@@ -17,6 +17,7 @@ from . import email_automation_trace_policy
 from . import email_automation_scenario_policy
 from . import email_automation_mail_sender_policy
 from . import res_partner
+from . import res_partner_gdpr
 from . import crm_lead
 from . import mail_thread
 from . import email_automation_provider
