@@ -53,6 +53,24 @@ def in_ledger_write():
     return _LEDGER_WRITE.get()
 
 
+# Set while Odoo merges contacts: the merged contact keeps its own consent (the others'
+# ledger entries move to it with their foreign keys); their consent values are not copied.
+_KEEP_CONSENT = contextvars.ContextVar("crm_email_automation_keep_consent", default=False)
+
+
+@contextlib.contextmanager
+def keep_consent():
+    token = _KEEP_CONSENT.set(True)
+    try:
+        yield
+    finally:
+        _KEEP_CONSENT.reset(token)
+
+
+def keeping_consent():
+    return _KEEP_CONSENT.get()
+
+
 # Who an entry is attributed to when the caller does not say: the current user.
 CURRENT_USER = object()
 

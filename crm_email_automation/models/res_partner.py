@@ -3,7 +3,14 @@ import secrets
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
-from .email_automation_consent import CONSENT_SOURCES, CURRENT_USER, EVENT_STATES, in_ledger_write, ledger_write
+from .email_automation_consent import (
+    CONSENT_SOURCES,
+    CURRENT_USER,
+    EVENT_STATES,
+    in_ledger_write,
+    keeping_consent,
+    ledger_write,
+)
 
 CONSENT_STATES = [
     ("unknown", "Unknown"),
@@ -295,5 +302,7 @@ class ResPartner(models.Model):
         return partners.with_env(self.env)
 
     def write(self, vals):
+        if keeping_consent() and not in_ledger_write():
+            vals = {name: value for name, value in vals.items() if name not in GUARDED_FIELDS}
         self._check_consent_fields_write(vals)
         return super().write(vals)

@@ -90,6 +90,15 @@ class TestConsentFieldsOnlyThroughTheLedger(ConsentProofCommon):
         self.assertEqual((entry.partner_name, entry.email, entry.event), ("Ewa Leaving", "ewa@example.pl", "granted"))
         self.assertEqual(partner_hash, self.env["email.automation.suppression"]._hash("ewa@example.pl"))
 
+    def test_merging_contacts_keeps_the_kept_ones_consent_and_every_entry(self):
+        duplicate = self.env["res.partner"].create({"name": "Jan Kowalski", "email": "jan.k@example.pl"})
+        self.grant(duplicate)
+        entry = self.ledger(duplicate)
+        self.env["base.partner.merge.automatic.wizard"]._merge((self.partner_pl | duplicate).ids, self.partner_pl)
+        self.assertFalse(duplicate.exists())
+        self.assertEqual(self.partner_pl.email_consent_state, "unknown", "not copied without a ledger entry")
+        self.assertEqual(entry.partner_id, self.partner_pl, "the entry moved to the kept contact")
+
 
 @tagged("post_install", "-at_install")
 class TestLeadConsent(ConsentProofCommon):
