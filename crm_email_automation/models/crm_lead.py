@@ -78,11 +78,12 @@ class CrmLead(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            # Set here, always: neither a value nor a context default may name another author.
             if self._email_consent_values(vals, with_defaults=True):
                 self._email_consent_check_author()
                 vals["email_consent_user_id"] = self._email_consent_author()
             else:
-                vals.pop("email_consent_user_id", None)
+                vals["email_consent_user_id"] = False
         return super().create(vals_list)
 
     def write(self, vals):

@@ -116,9 +116,14 @@ class TestLeadConsent(ConsentProofCommon):
                 Lead.create(self.lead_values(**vals))
         with self.assertRaises(AccessError):
             Lead.with_context(default_email_consent_state="granted").create(self.lead_values())
-        lead = Lead.create(self.lead_values())
+        lead = Lead.with_context(default_email_consent_user_id=self.user_manager.id).create(
+            self.lead_values(email_consent_user_id=self.user_manager.id)
+        )
+        self.assertFalse(lead.email_consent_user_id, "the author is never given")
         with self.assertRaises(AccessError):
             lead.write({"email_consent_state": "granted"})
+        lead.write({"email_consent_user_id": self.user_manager.id})
+        self.assertFalse(lead.email_consent_user_id)
         self.assertEqual(lead.email_consent_state, "unknown")
 
     def test_conversion_names_who_recorded_the_consent_not_who_converts(self):
