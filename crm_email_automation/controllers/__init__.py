@@ -2,3 +2,4 @@ from . import main
 from . import mailchimp_webhook
 from . import mailchimp_oauth
 from . import webhooks
+from . import gdpr

@@ -115,14 +115,19 @@ class EmailAutomationController(http.Controller):
     # ------------------------------------------------------------------
 
     def _consent_partner(self, token):
+        """(partner, payload) of a valid, unused confirmation link, else (None, None)."""
         payload = _verify(DOI_SCOPE, token)
-        if not payload or len(payload) != 3 or not isinstance(payload[0], int):
+        if not payload or len(payload) != 4 or not isinstance(payload[0], int):
             return None, None
         # sudo: the signed token is the person's credential; the page has no user.
         partner = request.env["res.partner"].sudo().browse(payload[0]).exists()
         if not partner or not payload[1] or partner.email_consent_nonce != payload[1]:
             return None, None
         return partner, payload
+
+    def _address_changed(self, lang=None):
+        """The link was sent to an address the contact no longer has: a clear page, nothing changed."""
+        return self._render("crm_email_automation.page_consent_address_changed", {}, lang=lang, status=409)
 
     @http.route(
         "/email_automation/consent/<string:token>",
@@ -138,6 +143,8 @@ class EmailAutomationController(http.Controller):
         partner, payload = self._consent_partner(token)
         if not partner:
             return self._invalid(lang=request.env.lang)
+        if not partner._email_consent_link_address_ok(payload):
+            return self._address_changed(lang=partner.lang)
         wording = request.env["email.automation.consent.wording"].sudo().browse(payload[2]).exists()
         lang = partner.lang
         return self._render(
@@ -161,6 +168,10 @@ class EmailAutomationController(http.Controller):
     )
     def consent_confirm(self, token, **kwargs):
         partner, payload = self._consent_partner(token)
-        if not partner or not partner._email_consent_confirm(payload, **self._client_info()):
+        if not partner:
+            return self._invalid(lang=request.env.lang)
+        if not partner._email_consent_link_address_ok(payload):
+            return self._address_changed(lang=partner.lang)
+        if not partner._email_consent_confirm(payload, **self._client_info()):
             return self._invalid(lang=request.env.lang)
         return self._render("crm_email_automation.page_consent_confirmed", {"email": partner.email}, lang=partner.lang)

@@ -18,6 +18,8 @@ from . import email_automation_trace_policy
 from . import email_automation_scenario_policy
 from . import email_automation_mail_sender_policy
 from . import res_partner
+from . import res_partner_gdpr
+from . import base_partner_merge
 from . import crm_lead
 from . import mail_thread
 from . import email_automation_provider

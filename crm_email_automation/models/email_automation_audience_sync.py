@@ -2,6 +2,7 @@ import logging
 import time
 
 from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
 from odoo.tools import SQL
 
@@ -73,10 +74,12 @@ class EmailAutomationAudienceMember(models.Model):
                        m.attempted_at,
                        CASE
                            WHEN p.email_normalized IS NULL THEN NULL
+                           -- By the keyed hash: an erased address (kept only as its hash)
+                           -- stays suppressed. Never sent to Mailchimp if it was not there.
                            WHEN EXISTS (
                                SELECT 1 FROM email_automation_suppression s
-                                WHERE s.is_suppressed AND s.email = p.email_normalized
-                           ) THEN 'cleaned'
+                                WHERE s.is_suppressed AND s.email_hash = p.email_automation_email_hash
+                           ) THEN CASE WHEN m.status IS NULL THEN NULL ELSE 'cleaned' END
                            WHEN p.email_consent_state = 'granted' THEN 'subscribed'
                            WHEN p.email_consent_state = 'withdrawn' OR m.status IS NOT NULL THEN 'unsubscribed'
                        END AS desired
@@ -263,6 +266,53 @@ class EmailAutomationAudienceMember(models.Model):
         existing.write(vals)
         missing = partners - existing.partner_id
         Member.create([{"company_id": company.id, "partner_id": partner.id, **vals} for partner in missing])
+
+    # ------------------------------------------------------------------
+    # Erasure (GDPR Art. 17)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _erase_members(self, partners, emails):
+        """Delete the person from every company's audience (Mailchimp's permanent delete),
+        then the member rows. A Mailchimp error raises before anything is deleted here, so
+        that the erasure is done again, whole, once Mailchimp answers."""
+        # sudo: erasure reaches the audience bookkeeping of every company.
+        Member = self.sudo()
+        members = Member.search(
+            ["|", ("partner_id", "in", partners.ids), ("email", "in", [email for email in emails if email])]
+        )
+        if not members:
+            return
+        if not self.env["res.company"]._email_automation_is_neutralized():
+            for company in members.company_id:
+                addresses = set(members.filtered(lambda m, c=company: m.company_id == c).mapped("email")) - {False}
+                if not addresses:
+                    continue
+                client = company.sudo()._email_automation_mailchimp_client()
+                if not client:
+                    raise UserError(
+                        self.env._(
+                            "The person is a member of the Mailchimp audience of %(company)s, which cannot be "
+                            "reached (its sync is off or has no credentials): nothing was erased. Fix the "
+                            "connection, or delete the member in Mailchimp, then erase again.",
+                            company=company.name,
+                        )
+                    )
+                list_id = company.sudo().email_automation_mailchimp_list_id
+                with client:
+                    for address in sorted(addresses):
+                        try:
+                            client.delete_member_permanently(list_id, address)
+                        except MailchimpError as error:
+                            raise UserError(
+                                self.env._(
+                                    "Mailchimp could not delete the person from the audience of %(company)s "
+                                    "(%(message)s): nothing was erased. Try again later.",
+                                    company=company.name,
+                                    message=error.message,
+                                )
+                            ) from None
+        members.unlink()
 
     # ------------------------------------------------------------------
     # Actions

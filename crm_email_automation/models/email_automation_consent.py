@@ -1,3 +1,6 @@
+import contextlib
+import contextvars
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
@@ -29,6 +32,48 @@ EVENT_STATES = {
 # Only these private operations may change ledger rows: they remove personal data, never facts.
 PURGE_CONTEXT_KEY = "email_automation_consent_purge"
 
+# Set only by the module's private consent methods, for the duration of their own write of a
+# contact's consent fields (right after appending the ledger entry that proves the change).
+# A context variable of the Python process, not an Odoo context key: nothing a client sends
+# over RPC or HTTP can set it.
+_LEDGER_WRITE = contextvars.ContextVar("crm_email_automation_ledger_write", default=False)
+
+
+@contextlib.contextmanager
+def ledger_write():
+    """Allow the consent fields of contacts to be written inside this block (private)."""
+    token = _LEDGER_WRITE.set(True)
+    try:
+        yield
+    finally:
+        _LEDGER_WRITE.reset(token)
+
+
+def in_ledger_write():
+    return _LEDGER_WRITE.get()
+
+
+# Set while Odoo merges contacts: the merged contact keeps its own consent (the others'
+# ledger entries move to it with their foreign keys); their consent values are not copied.
+_KEEP_CONSENT = contextvars.ContextVar("crm_email_automation_keep_consent", default=False)
+
+
+@contextlib.contextmanager
+def keep_consent():
+    token = _KEEP_CONSENT.set(True)
+    try:
+        yield
+    finally:
+        _KEEP_CONSENT.reset(token)
+
+
+def keeping_consent():
+    return _KEEP_CONSENT.get()
+
+
+# Who an entry is attributed to when the caller does not say: the current user.
+CURRENT_USER = object()
+
 
 class EmailAutomationConsent(models.Model):
     """Append-only consent ledger: the proof of every e-mail marketing consent change.
@@ -44,7 +89,11 @@ class EmailAutomationConsent(models.Model):
     _rec_name = "event"
 
     date = fields.Datetime(string="Date (UTC)", required=True, readonly=True, default=fields.Datetime.now, index=True)
+    # A deleted contact keeps its entries: the link is emptied, the snapshot of the name, the
+    # address and its keyed hash stay on the entry (see `partner_name`, `email`, `email_hash`).
     partner_id = fields.Many2one("res.partner", string="Contact", readonly=True, index=True, ondelete="set null")
+    partner_name = fields.Char(string="Contact Name", readonly=True, help="The contact's name when the entry was made.")
+    company_id = fields.Many2one("res.company", readonly=True, index=True, ondelete="restrict")
     email = fields.Char(string="E-mail", readonly=True)
     email_hash = fields.Char(string="Address Hash", readonly=True, index=True)
     event = fields.Selection(CONSENT_EVENTS, required=True, readonly=True)
@@ -67,12 +116,30 @@ class EmailAutomationConsent(models.Model):
         return super().unlink()
 
     @api.model
-    def _record(self, partners, event, source, wording=None, ip_address=None, user_agent=None, reason=None):
-        """Append one entry per partner. Private: callers check who may do it."""
+    def _record(
+        self,
+        partners,
+        event,
+        source,
+        wording=None,
+        ip_address=None,
+        user_agent=None,
+        reason=None,
+        user=CURRENT_USER,
+    ):
+        """Append one entry per partner. Private: callers check who may do it.
+
+        `user` is who made the change, when it is not the current user (a consent captured
+        on a lead by its author); False for a person acting on a public page or form.
+        """
         Suppression = self.env["email.automation.suppression"]
+        if user is CURRENT_USER:
+            user = self.env.user if not self.env.user._is_public() else False
         vals_list = [
             {
                 "partner_id": partner.id,
+                "partner_name": partner.name or False,
+                "company_id": partner.company_id.id or False,
                 "email": partner.email_normalized or partner.email or False,
                 "email_hash": Suppression._hash(partner.email_normalized) if partner.email_normalized else False,
                 "event": event,
@@ -80,7 +147,7 @@ class EmailAutomationConsent(models.Model):
                 "wording_id": wording.id if wording else False,
                 "ip_address": ip_address or False,
                 "user_agent": (user_agent or "")[:512] or False,
-                "user_id": self.env.user.id if not self.env.user._is_public() else False,
+                "user_id": user.id if user else False,
                 "reason": reason or False,
             }
             for partner in partners
@@ -91,5 +158,12 @@ class EmailAutomationConsent(models.Model):
     def _erase_personal_data(self):
         """Keep the fact (event, date, source, wording, hash), drop who and how."""
         self.sudo().with_context(**{PURGE_CONTEXT_KEY: True}).write(
-            {"email": False, "ip_address": False, "user_agent": False, "reason": False, "is_erased": True}
+            {
+                "email": False,
+                "partner_name": False,
+                "ip_address": False,
+                "user_agent": False,
+                "reason": False,
+                "is_erased": True,
+            }
         )

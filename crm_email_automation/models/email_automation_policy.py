@@ -108,10 +108,9 @@ class EmailAutomationPolicy(models.AbstractModel):
         states = {partner.id: partner.email_consent_state for partner in traces.partner_id.sudo()}
         withdrawn = traces.filtered(lambda t: states.get(t.partner_id.id) == "withdrawn")
         withdrawn._finish("skipped", "consent_withdrawn")
-        if not opt_out:
-            (traces - withdrawn).filtered(lambda t: states.get(t.partner_id.id) != "granted")._finish(
-                "skipped", "no_consent"
-            )
+        # "pending" (a double opt-in asked, not confirmed) is never mailable, in opt-out mode too.
+        refused = {"pending"} if opt_out else {"pending", "unknown", None}
+        (traces - withdrawn).filtered(lambda t: states.get(t.partner_id.id) in refused)._finish("skipped", "no_consent")
 
     @api.model
     def _check_quiet_hours(self, traces, settings, now):

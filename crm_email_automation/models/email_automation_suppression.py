@@ -1,4 +1,5 @@
 from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 SUPPRESSION_REASONS = [
@@ -24,6 +25,9 @@ class EmailAutomationSuppression(models.Model):
 
     email = fields.Char(string="E-mail", readonly=True, help="Empty once the person's data was erased.")
     email_hash = fields.Char(string="Address Hash", required=True, readonly=True)
+    # Empty: the address is suppressed for every company (a bounce is a fact about the
+    # address); set, the row is seen and lifted by that company's users only.
+    company_id = fields.Many2one("res.company", readonly=True, index=True, ondelete="cascade")
     is_suppressed = fields.Boolean(string="Suppressed", readonly=True, index=True)
     reason = fields.Selection(SUPPRESSION_REASONS, readonly=True)
     suppressed_at = fields.Datetime(readonly=True)
@@ -113,4 +117,11 @@ class EmailAutomationSuppression(models.Model):
             self.browse(reset).invalidate_recordset(["soft_bounce_count", "write_uid", "write_date"])
 
     def action_unsuppress(self):
+        # The rights on the rows first (access rules and companies): the write below is the user's own.
+        self.check_access("write")
+        if self.filtered(lambda row: row.reason == "erased"):
+            raise UserError(
+                self.env._("An address whose owner's data was erased stays suppressed; it cannot be lifted.")
+            )
         self.write({"is_suppressed": False, "reason": False, "soft_bounce_count": 0})
+        return True

@@ -1,13 +1,16 @@
-import base64
-import json
 import secrets
-
-from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
-from .email_automation_consent import CONSENT_SOURCES, EVENT_STATES
+from .email_automation_consent import (
+    CONSENT_SOURCES,
+    CURRENT_USER,
+    EVENT_STATES,
+    in_ledger_write,
+    keeping_consent,
+    ledger_write,
+)
 
 CONSENT_STATES = [
     ("unknown", "Unknown"),
@@ -17,13 +20,19 @@ CONSENT_STATES = [
 ]
 DOI_SCOPE = "crm_email_automation.consent_confirmation"
 CONSENT_FIELDS = {"email_consent_state", "email_consent_date", "email_consent_source", "email_consent_wording_id"}
+# Written only inside `ledger_write()`, by the module's private consent methods.
+GUARDED_FIELDS = CONSENT_FIELDS | {"email_consent_nonce"}
+# The states a manager may give a contact when creating it (an import of opted-in or
+# opted-out customers): each is recorded in the ledger. "pending" comes only from a double
+# opt-in request.
+CREATE_EVENTS = {"granted": "imported", "withdrawn": "withdrawn"}
 
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
     # Changed only through the consent wizard (managers) and the module's own flows, which
-    # write the ledger entry that proves the change.
+    # write the ledger entry that proves the change; direct writes are refused (see write()).
     email_consent_state = fields.Selection(
         CONSENT_STATES,
         string="E-mail Marketing Consent",
@@ -40,21 +49,42 @@ class ResPartner(models.Model):
     )
     email_consent_ids = fields.One2many("email.automation.consent", "partner_id", string="Consent History")
     email_consent_nonce = fields.Char(copy=False, groups="base.group_system")
+    # The keyed hash of the address, which the suppression list is keyed by: lets one query
+    # (the audience sync) match contacts with suppressed addresses, erased ones included.
+    email_automation_email_hash = fields.Char(
+        compute="_compute_email_automation_email_hash", store=True, index=True, groups="base.group_system"
+    )
     email_automation_cap_count = fields.Integer(
         string="Marketing E-mail Cap",
         help="At most this many marketing e-mails per cap period for this contact; 0: the default cap.",
     )
 
+    @api.depends("email_normalized")
+    def _compute_email_automation_email_hash(self):
+        Suppression = self.env["email.automation.suppression"]
+        for partner in self:
+            email = partner.email_normalized
+            partner.email_automation_email_hash = Suppression._hash(email) if email else False
+
     # ------------------------------------------------------------------
     # Consent changes (private; callers check the right to do them)
     # ------------------------------------------------------------------
 
-    def _email_consent_record(self, event, source, wording=None, ip_address=None, user_agent=None, reason=None):
+    def _email_consent_record(
+        self, event, source, wording=None, ip_address=None, user_agent=None, reason=None, user=CURRENT_USER
+    ):
         """Append the ledger entries for `event` and move the partners to the state it gives."""
         if not self:
             return self.env["email.automation.consent"]
         entries = self.env["email.automation.consent"]._record(
-            self, event, source, wording=wording, ip_address=ip_address, user_agent=user_agent, reason=reason
+            self,
+            event,
+            source,
+            wording=wording,
+            ip_address=ip_address,
+            user_agent=user_agent,
+            reason=reason,
+            user=user,
         )
         vals = {
             "email_consent_state": EVENT_STATES[event],
@@ -63,11 +93,16 @@ class ResPartner(models.Model):
         }
         if wording:
             vals["email_consent_wording_id"] = wording.id
-        # sudo: the consent fields are read-only for users; the ledger entry above is the proof.
-        self.sudo().write(vals)
+        self._email_consent_write(vals)
         if EVENT_STATES[event] == "withdrawn":
             self.env["email.automation.trace"]._cancel_pending_for_partners(self, "unsubscribed")
         return entries
+
+    def _email_consent_write(self, vals):
+        """The only way to the consent fields: callers append the ledger entry first."""
+        with ledger_write():
+            # sudo: the consent fields are read-only for users; the ledger entry is the proof.
+            self.sudo().write(vals)
 
     def _email_automation_unsubscribe(self, source, ip_address=None, user_agent=None, emails=None):
         """Withdraw consent, blacklist the address for marketing, cancel pending marketing mail."""
@@ -92,10 +127,22 @@ class ResPartner(models.Model):
         token = tools.misc.hash_sign(
             self.env(su=True),
             DOI_SCOPE,
-            [partner.id, partner.email_consent_nonce or "", wording.id or 0],
+            [partner.id, partner.email_consent_nonce or "", wording.id or 0, partner._email_consent_address_key()],
             expiration_hours=hours,
         )
         return f"{self.get_base_url()}/email_automation/consent/{token}"
+
+    def _email_consent_address_key(self):
+        """What binds a confirmation link to the address it was sent to (a keyed hash)."""
+        self.ensure_one()
+        email = self.sudo().email_normalized
+        return self.env["email.automation.suppression"]._hash(email)[:32] if email else ""
+
+    def _email_consent_link_address_ok(self, payload):
+        """Whether the contact still has the address the link was sent to."""
+        self.ensure_one()
+        key = self._email_consent_address_key()
+        return bool(key) and payload[3] == key
 
     def _email_consent_wording(self):
         self.ensure_one()
@@ -106,10 +153,20 @@ class ResPartner(models.Model):
         partners = self.filtered(lambda p: p.email_normalized and p.email_consent_state != "granted")
         if not partners:
             raise UserError(self.env._("None of these contacts has an e-mail address waiting for consent."))
+        withdrawn = partners.filtered(lambda p: p.email_consent_state == "withdrawn")
+        if withdrawn and not self.env.su and not self.env.user.has_group("crm_email_automation.group_manager"):
+            # A person who said no is asked again only by a manager's decision.
+            raise AccessError(
+                self.env._(
+                    "These contacts withdrew their consent; only an e-mail automation manager can ask them "
+                    "again: %(names)s",
+                    names=", ".join(withdrawn.mapped("display_name")),
+                )
+            )
         wording = self.env["email.automation.consent.wording"]._get_current()
         for partner in partners:
-            # sudo: the nonce makes the link single-use; it is a system-only field.
-            partner.sudo().write({"email_consent_nonce": secrets.token_urlsafe(16)})
+            # The nonce makes the link single-use; it is a system-only field.
+            partner._email_consent_write({"email_consent_nonce": secrets.token_urlsafe(16)})
         partners._email_consent_record("doi_sent", source, wording=wording)
         template = self.env.ref("crm_email_automation.mail_template_consent_confirmation")
         # sudo: the confirmation e-mail is sent by the company, whoever asks for it.
@@ -120,10 +177,10 @@ class ResPartner(models.Model):
         """Confirm from a verified token payload; False if the link was already used."""
         self.ensure_one()
         partner = self.sudo()
-        _partner_id, nonce, wording_id = payload
-        if not nonce or partner.email_consent_nonce != nonce:
+        _partner_id, nonce, wording_id, _address_key = payload
+        if not nonce or partner.email_consent_nonce != nonce or not partner._email_consent_link_address_ok(payload):
             return False
-        partner.email_consent_nonce = False
+        partner._email_consent_write({"email_consent_nonce": False})
         wording = self.env["email.automation.consent.wording"].sudo().browse(wording_id).exists()
         partner._email_consent_record(
             "confirmed", "email_link", wording=wording or None, ip_address=ip_address, user_agent=user_agent
@@ -140,6 +197,7 @@ class ResPartner(models.Model):
 
     def action_email_consent_change(self):
         self._check_email_automation_manager()
+        self.check_access("write")
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Change E-mail Consent"),
@@ -163,197 +221,88 @@ class ResPartner(models.Model):
             },
         }
 
-    def _email_automation_personal_data(self):
-        """Everything the module holds about the person, as JSON-ready data (Art. 15)."""
-        self.ensure_one()
-        # sudo: the export is complete by definition; only managers may run it.
-        partner = self.sudo()
-        Trace = self.env["email.automation.trace"].sudo()
-        participants = self.env["email.automation.participant"].sudo().search([("partner_id", "=", partner.id)])
-        traces = Trace.search([("participant_id", "in", participants.ids)], order="id")
-
-        def dt(value):
-            return fields.Datetime.to_string(value) if value else None
-
-        data = {
-            "generated_at": dt(fields.Datetime.now()),
-            "contact": {
-                "id": partner.id,
-                "name": partner.name,
-                "email": partner.email,
-                "lang": partner.lang,
-                "tz": partner.tz,
-                "consent": {
-                    "state": partner.email_consent_state,
-                    "date": dt(partner.email_consent_date),
-                    "source": partner.email_consent_source,
-                    "wording_version": partner.email_consent_wording_id.version or None,
-                },
-                "marketing_cap": partner.email_automation_cap_count or None,
-                "suppressed": bool(
-                    self.env["email.automation.suppression"]._suppressed_emails([partner.email_normalized])
-                ),
-                "blacklisted": bool(partner.is_blacklisted),
-            },
-            "consent_ledger": [
-                {
-                    "date": dt(entry.date),
-                    "event": entry.event,
-                    "source": entry.source,
-                    "email": entry.email or None,
-                    "wording_version": entry.wording_id.version or None,
-                    "wording_text": tools.html2plaintext(entry.wording_id.text) if entry.wording_id.text else None,
-                    "ip_address": entry.ip_address or None,
-                    "user_agent": entry.user_agent or None,
-                    "done_by": entry.user_id.name or None,
-                    "reason": entry.reason or None,
-                }
-                for entry in partner.email_consent_ids.sorted("id")
-            ],
-            "participations": [
-                {
-                    "scenario": participant.scenario_id.name,
-                    "document": f"{participant.res_model},{participant.res_id}",
-                    "state": participant.state,
-                    "enrolled_at": dt(participant.enrolled_at),
-                    "ended_at": dt(participant.ended_at),
-                }
-                for participant in participants
-            ],
-            "traces": [
-                {
-                    "scenario": trace.scenario_id.name,
-                    "step": trace.step_id.name,
-                    "state": trace.state,
-                    "reason": trace.reason or None,
-                    "scheduled_at": dt(trace.scheduled_at),
-                    "sent_at": dt(trace.sent_at),
-                    "email_to": trace.email_to or None,
-                    "message_id": trace.message_id or None,
-                    **{
-                        name: dt(trace[name])
-                        for name in ("delivered_at", "opened_at", "clicked_at", "replied_at", "bounced_at")
-                    },
-                }
-                for trace in traces
-            ],
-            "events": [],
-        }
-        if "email.automation.event" in self.env:
-            Event = self.env["email.automation.event"].sudo()
-            events = Event.search([("trace_id", "in", traces.ids)])
-            exported = [name for name, field in Event._fields.items() if field.store and field.type not in ("binary",)]
-            for event in events.read(exported):
-                data["events"].append(
-                    {key: (value[1] if isinstance(value, tuple) else value) for key, value in event.items()}
-                )
-        return data
-
-    def action_email_automation_export(self):
-        """Art. 15: download everything the module holds about the person as JSON."""
-        self.ensure_one()
-        self._check_email_automation_manager()
-        content = json.dumps(self._email_automation_personal_data(), indent=2, ensure_ascii=False, default=str)
-        # sudo: the file is only reachable by its access token, handed to this manager.
-        attachment = (
-            self.env["ir.attachment"]
-            .sudo()
-            .create(
-                {
-                    "name": f"personal-data-{self.id}.json",
-                    "datas": base64.b64encode(content.encode()),
-                    "mimetype": "application/json",
-                    "res_model": "res.partner",
-                    "res_id": self.id,
-                }
-            )
-        )
-        self.message_post(body=Markup("<p>%s</p>") % self.env._("Personal data exported (GDPR Art. 15)."))
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{attachment.id}?download=true&access_token={attachment.generate_access_token()[0]}",
-            "target": "self",
-        }
-
-    def action_email_automation_erase(self):
-        """Art. 17: erase what the module holds about the person; the address stays suppressed."""
-        self._check_email_automation_manager()
-        self._email_automation_erase()
-        return True
-
-    def _email_automation_erase(self):
-        # sudo: erasure reaches every record of the module that names the person.
-        partners = self.sudo()
-        Trace = self.env["email.automation.trace"].sudo()
-        participants = self.env["email.automation.participant"].sudo().search([("partner_id", "in", partners.ids)])
-        traces = Trace.search([("participant_id", "in", participants.ids)])
-        emails = set(partners.mapped("email_normalized")) | {
-            tools.email_normalize(address) for address in traces.mapped("email_to") if address
-        }
-        emails |= set(partners.email_consent_ids.mapped("email"))
-        emails -= {False, None}
-        traces.filtered(lambda t: t.state in ("scheduled", "processing"))._finish("cancelled", "erased")
-        logged = traces.mail_message_id
-        traces.write({"email_to": False, "reason_detail": False, "mail_message_id": False})
-        # The logged copies of the e-mails hold the person's name and text.
-        logged.unlink()
-        if "email.automation.event" in self.env:
-            Event = self.env["email.automation.event"].sudo()
-            events = Event.search([("trace_id", "in", traces.ids)])
-            personal = {
-                name: False
-                for name, field in Event._fields.items()
-                if field.store
-                and field.type in ("char", "text", "html", "binary")
-                and not field.required
-                and name not in ("event_type", "provider", "message_id")
-            }
-            if personal:
-                events.write(personal)
-        participants.write({"partner_id": False})
-        partners.email_consent_ids._erase_personal_data()
-        # The address stays suppressed, kept only as a keyed hash.
-        Suppression = self.env["email.automation.suppression"]
-        Suppression._suppress(emails, "erased")
-        Suppression._get_or_create(emails).write({"email": False})
-        self.env["mail.blacklist"].sudo().with_context(active_test=False).search(
-            [("email", "in", list(emails))]
-        ).unlink()
-        for partner in partners:
-            entry = self.env["email.automation.consent"]._record(
-                partner, "erased", "user", reason=self.env._("Personal data erased (GDPR Art. 17).")
-            )
-            entry._erase_personal_data()
-        partners.write(
-            {
-                "email_consent_state": "withdrawn",
-                "email_consent_date": fields.Datetime.now(),
-                "email_consent_source": "user",
-                "email_consent_nonce": False,
-            }
-        )
-
     # ------------------------------------------------------------------
     # Imports
     # ------------------------------------------------------------------
 
-    def _check_consent_fields_write(self, vals_list):
-        """Consent changes need a ledger entry: only managers (who get one) or the module."""
-        if self.env.su or not any(set(vals) & CONSENT_FIELDS for vals in vals_list):
+    def _check_consent_fields_write(self, vals):
+        """Refuse a direct change of the consent fields: the ledger is the only way to them.
+
+        Values equal to the current ones are no change (a form saving what it read).
+        """
+        if in_ledger_write():
             return
+        changed = set(vals) & GUARDED_FIELDS
+        if changed:
+            # sudo: compare with the stored values, some of which are system-only fields.
+            current = self.sudo()
+            for name in list(changed):
+                field = self._fields[name]
+                new = field.convert_to_cache(vals[name], current, validate=False)
+                if all(field.convert_to_cache(partner[name], partner, validate=False) == new for partner in current):
+                    changed.discard(name)
+        if changed:
+            raise AccessError(
+                self.env._(
+                    "E-mail consent is changed only with a record in the consent ledger: use Change Consent "
+                    "(managers) or Request Consent by E-mail. Refused fields: %(fields)s",
+                    fields=", ".join(sorted(changed)),
+                )
+            )
+
+    @api.model
+    def _consent_create_values(self, vals):
+        """Split the consent values of one create (context defaults included) from the rest.
+
+        Returns (vals without consent fields, ledger event or None, wording or None). Only a
+        manager may create a contact with a consent, and only granted or withdrawn: the
+        ledger then says who did it, when and how (import or API).
+        """
+        context = self.env.context
+        consent = {
+            name: vals[name] if name in vals else context.get(f"default_{name}")
+            for name in GUARDED_FIELDS
+            if name in vals or context.get(f"default_{name}")
+        }
+        state = consent.pop("email_consent_state", None) or "unknown"
+        wording_id = consent.pop("email_consent_wording_id", None)
+        if in_ledger_write() or (state == "unknown" and not wording_id and not any(consent.values())):
+            return vals, None, None
+        if any(consent.values()) or state not in ("unknown", *CREATE_EVENTS):
+            raise AccessError(
+                self.env._(
+                    "A contact is created with a consent state only (granted or withdrawn); its date, source "
+                    "and confirmation are set by the consent ledger."
+                )
+            )
         self._check_email_automation_manager()
+        vals = {name: value for name, value in vals.items() if name not in GUARDED_FIELDS}
+        wording = self.env["email.automation.consent.wording"].browse(wording_id or ()).exists()
+        return vals, CREATE_EVENTS.get(state), wording
 
     @api.model_create_multi
     def create(self, vals_list):
-        self._check_consent_fields_write(vals_list)
-        partners = super().create(vals_list)
-        granted = partners.filtered(lambda p: p.email_consent_state == "granted")
-        if granted:
-            # Contacts created with consent (an import of opted-in customers): the ledger says so.
-            source = "import" if self.env.context.get("import_file") else "api"
-            self.env["email.automation.consent"]._record(granted, "imported", source)
-        return partners
+        split = [self._consent_create_values(vals) for vals in vals_list]
+        # The defaults given in the context were read above: the ledger sets the fields. A
+        # whole new context, because these keys must be gone, not set to another value.
+        defaults = {f"default_{name}" for name in GUARDED_FIELDS}
+        context = {key: value for key, value in self.env.context.items() if key not in defaults}
+        Partner = self.with_context(context)  # pylint: disable=context-overridden
+        partners = super(ResPartner, Partner).create([vals for vals, _event, _wording in split])
+        source = "import" if self.env.context.get("import_file") else "api"
+        for partner, (_vals, event, wording) in zip(partners, split, strict=True):
+            if event:
+                # Contacts created with consent (an import of opted-in customers): the ledger says so.
+                partner._email_consent_record(
+                    event,
+                    source,
+                    wording=wording if event == "imported" and wording else None,
+                    reason=self.env._("Contact created with this consent (import or API)."),
+                )
+        return partners.with_env(self.env)
 
     def write(self, vals):
-        self._check_consent_fields_write([vals])
+        if keeping_consent() and not in_ledger_write():
+            vals = {name: value for name, value in vals.items() if name not in GUARDED_FIELDS}
+        self._check_consent_fields_write(vals)
         return super().write(vals)

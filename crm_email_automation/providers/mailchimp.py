@@ -90,6 +90,17 @@ class MailchimpClient:
             body["merge_fields"] = merge_fields
         return self._request("PUT", f"/lists/{list_id}/members/{member_hash(email)}", json=body)
 
+    def delete_member_permanently(self, list_id, email):
+        """Erase the member and its history from the audience (GDPR erasure); Mailchimp will
+        not let the address be added again by the API. True if deleted, False if unknown."""
+        try:
+            self._request("POST", f"/lists/{list_id}/members/{member_hash(email)}/actions/delete-permanent")
+        except MailchimpError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
     # ------------------------------------------------------------------
     # Transport and error classification
     # ------------------------------------------------------------------

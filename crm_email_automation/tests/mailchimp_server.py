@@ -28,6 +28,7 @@ class MailchimpServer:
         self.api_key = api_key
         self.lists = lists or {"a1b2c3d4e5": "Newsletter"}
         self.members = {}  # (list_id, hash) -> member
+        self.deleted_permanently = set()  # (list_id, hash): Mailchimp refuses to add them again
         self.requests = []  # dicts: method, path, user, password, body
         self.script = []  # next member PUT answers: (status, payload) or ("slow", seconds)
         self.oauth = {
@@ -82,6 +83,11 @@ class MailchimpServer:
             return 200, {"id": parts[1], "name": self.lists[parts[1]]}
         if method == "PUT" and len(parts) == 4 and parts[0] == "lists" and parts[2] == "members":
             return self._put_member(parts[1], parts[3], body)
+        member_path = len(parts) >= 4 and parts[0] == "lists" and parts[2] == "members"
+        if member_path and method == "DELETE" and len(parts) == 4:
+            return self._delete_member(parts[1], parts[3], permanent=False)
+        if member_path and method == "POST" and parts[4:] == ["actions", "delete-permanent"]:
+            return self._delete_member(parts[1], parts[3], permanent=True)
         return problem(404, "Resource Not Found", "The requested resource could not be found.")
 
     def _put_member(self, list_id, member_hash, body):
@@ -95,6 +101,9 @@ class MailchimpServer:
             return problem(400, "Invalid Resource", "The resource submitted could not be validated.")
         if hashlib.md5(body["email_address"].lower().encode()).hexdigest() != member_hash:  # noqa: S324
             return problem(400, "Invalid Resource", "The subscriber hash does not match the email address.")
+        if (list_id, member_hash) in self.deleted_permanently:
+            detail = f"{body['email_address']} was permanently deleted and cannot be re-imported."
+            return problem(400, "Forgotten Email Not Subscribed", detail)
         if body.get("status") not in STATUSES or body.get("status_if_new") not in STATUSES:
             return problem(400, "Invalid Resource", "Invalid status.")
         member = {
@@ -107,6 +116,23 @@ class MailchimpServer:
         with self.lock:
             self.members[list_id, member_hash] = member
         return 200, member
+
+    def _delete_member(self, list_id, member_hash, permanent):
+        """Archive (DELETE) or permanently delete a member: 204, or 404 if unknown."""
+        with self.lock:
+            scripted = self.script.pop(0) if self.script else None
+            if scripted and scripted[0] != "slow":
+                return scripted
+            member = self.members.pop((list_id, member_hash), None)
+            if member and permanent:
+                self.deleted_permanently.add((list_id, member_hash))
+        if not member:
+            return problem(404, "Resource Not Found", "The requested resource could not be found.")
+        return 204, None
+
+    def member_deletes(self):
+        with self.lock:
+            return [r for r in self.requests if r["method"] in ("DELETE", "POST") and "/members/" in r["path"]]
 
     def _oauth(self, method, path, scheme, credential, raw):
         """login.mailchimp.com: (status, payload, headers)."""
@@ -171,7 +197,7 @@ class MailchimpServer:
                 else:
                     bearer = credential if scheme == "Bearer" else None
                     status, payload = server._answer(self.command, self.path, user, password, body, bearer)
-                data = json.dumps(payload).encode()
+                data = json.dumps(payload).encode() if payload is not None else b""
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
@@ -184,7 +210,7 @@ class MailchimpServer:
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client gave up waiting (timeout tests)
 
-            do_GET = do_PUT = do_POST = _serve  # noqa: N815 - http.server's handler names
+            do_GET = do_PUT = do_POST = do_DELETE = _serve  # noqa: N815 - http.server's handler names
 
             def log_message(self, format, *args):
                 pass

@@ -1,4 +1,3 @@
-import base64
 import json
 
 from odoo.tests import tagged
@@ -24,10 +23,8 @@ class TestPersonalData(PolicyCommon):
     def test_export_holds_ledger_participations_and_traces(self):
         action = self.partner_pl.with_user(self.user_manager).action_email_automation_export()
         self.assertEqual(action["type"], "ir.actions.act_url")
-        attachment = self.env["ir.attachment"].search(
-            [("res_model", "=", "res.partner"), ("res_id", "=", self.partner_pl.id)], order="id desc", limit=1
-        )
-        data = json.loads(base64.b64decode(attachment.datas))
+        _name, content = self.partner_pl.with_user(self.user_manager)._email_automation_export_file()
+        data = json.loads(content)
         self.assertEqual(data["contact"]["email"], "jan@example.pl")
         self.assertEqual(data["contact"]["consent"]["state"], "granted")
         self.assertEqual(data["contact"]["consent"]["wording_version"], "test-1")

@@ -33,10 +33,20 @@ class EmailAutomationConsentWizard(models.TransientModel):
             res["partner_ids"] = [(6, 0, context["active_ids"])]
         return res
 
+    def _chosen_partners(self):
+        """Every contact of the wizard, in the user's environment (a many2many read by the
+        user leaves out the contacts its record rules hide, which must be refused, not skipped)."""
+        # sudo: only the ids are read; the access check that follows is the user's.
+        return self.sudo().partner_ids.with_env(self.env)
+
     def action_apply(self):
         self.ensure_one()
-        self.partner_ids._check_email_automation_manager()
-        self.partner_ids._email_consent_record(
+        self.env["res.partner"]._check_email_automation_manager()
+        # The rights on every chosen contact first (access rules and companies), those the
+        # record rules hide from the user included: the change is made as superuser.
+        partners = self._chosen_partners()
+        partners.check_access("write")
+        partners._email_consent_record(
             WIZARD_EVENTS[self.new_state],
             "user",
             wording=self.wording_id if self.new_state == "granted" else None,
