@@ -1,5 +1,7 @@
 from . import test_concurrency
 from . import test_demo_idle_quotation
+from . import test_document_smart_button
+from . import test_document_tour
 from . import test_flow
 from . import test_gdpr
 from . import test_kpi
