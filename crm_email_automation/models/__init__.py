@@ -28,3 +28,6 @@ from . import res_company
 from . import email_automation_audience_sync
 from . import ir_mail_server
 from . import ir_http
+from . import email_automation_participant_removal
+from . import email_automation_document_mixin
+from . import sale_order
