@@ -33,6 +33,7 @@
         "views/email_automation_provider_views.xml",
         "views/ir_mail_server_views.xml",
         "views/email_automation_public_templates.xml",
+        "views/email_automation_request_limit_templates.xml",
         "wizard/email_automation_enrol_wizard_views.xml",
         "wizard/email_automation_consent_wizard_views.xml",
         "views/crm_email_automation_menus.xml",

@@ -20,8 +20,10 @@ from . import res_partner
 from . import crm_lead
 from . import mail_thread
 from . import email_automation_provider
+from . import email_automation_provider_destination
 from . import email_automation_event
 from . import res_company
+from . import res_company_mailchimp_destination
 from . import email_automation_audience_sync
 from . import ir_mail_server
 from . import ir_http

@@ -1,6 +1,8 @@
 from odoo import models
 from odoo.http import request
 
+from ..controllers import request_limits
+
 WEBHOOK_PREFIX = "/email_automation/webhook/"
 
 
@@ -23,5 +25,7 @@ class IrHttp(models.AbstractModel):
             # upload setting to prepare. Odoo's preparation reads them anew on every request
             # and costs more than ingesting the event itself.
             request.dispatcher.pre_dispatch(rule, args)
-            return
-        super()._pre_dispatch(rule, args)
+        else:
+            super()._pre_dispatch(rule, args)
+        # The last step before Odoo parses the body (the dispatcher reads the form next).
+        request_limits.enforce(rule.endpoint.routing)

@@ -9,10 +9,13 @@ from . import test_mailchimp_webhook
 from . import test_policy
 from . import test_policy_property
 from . import test_provider_sending
+from . import test_public_endpoints
+from . import test_security_providers
 from . import test_sending
 from . import test_triggers
 from . import test_ui_tour
 from . import test_unsubscribe_http
 from . import test_validation
 from . import test_webhook_fuzz
+from . import test_webhook_recipients
 from . import test_webhooks
