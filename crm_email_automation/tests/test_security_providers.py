@@ -15,6 +15,7 @@ from odoo.tests.common import JsonRpcException
 from ..providers.hosts import ALLOWED_HOSTS_PARAM
 from .common import warm_up_http_statics
 from .provider_server import ProviderServer, Reply
+from .test_mailchimp_sync import MailchimpCommon
 from .test_provider_sending import API_KEY, ProviderCommon
 
 RPC_FAULT_CODE_ACCESS_ERROR = 4  # odoo.addons.base.controllers.rpc
@@ -223,3 +224,50 @@ class TestProviderDestination(ProviderCommon, HttpCase):
         self.assertLess(len(action["params"]["message"]), 200)
         action = self.mandrill.with_user(self.user_manager).action_test_connection()
         self.assertEqual(action["params"]["type"], "success")
+
+
+@tagged("post_install", "-at_install")
+class TestMailchimpDestination(MailchimpCommon):
+    """The company's Mailchimp base URL: a Mailchimp data center unless allowed otherwise."""
+
+    def test_only_mailchimp_hosts_unless_allowed(self):
+        self.env["ir.config_parameter"].set_param(ALLOWED_HOSTS_PARAM, "")
+        for url in (
+            "https://evil.example.com/3.0",
+            "http://us6.api.mailchimp.com/3.0",
+            "https://us6.api.mailchimp.com.evil.example.com/3.0",
+            "https://us6.api.mailchimp.com@evil.example.com/3.0",
+            self.mailchimp.base_url,
+        ):
+            with self.subTest(url=url), self.assertRaises(ValidationError):
+                self.company.email_automation_mailchimp_base_url = url
+        self.company.email_automation_mailchimp_base_url = "https://us7.api.mailchimp.com/3.0"
+        self.assertEqual(self.company.email_automation_mailchimp_base_url, "https://us7.api.mailchimp.com/3.0")
+
+    def test_a_new_base_url_clears_the_key_and_the_token(self):
+        company = self.company.sudo()
+        company.email_automation_mailchimp_oauth_token = "token-0123"
+        company.email_automation_mailchimp_base_url = "https://us7.api.mailchimp.com/3.0"
+        self.assertFalse(company.email_automation_mailchimp_api_key)
+        self.assertFalse(company.email_automation_mailchimp_oauth_token)
+        self.assertEqual(company.email_automation_mailchimp_base_url, "https://us7.api.mailchimp.com/3.0")
+        # Credentials given with the new URL are kept; a new key keeps an allowed custom URL.
+        company.write(
+            {
+                "email_automation_mailchimp_base_url": self.mailchimp.base_url,
+                "email_automation_mailchimp_api_key": self.mailchimp.api_key,
+            }
+        )
+        self.assertEqual(company.email_automation_mailchimp_api_key, self.mailchimp.api_key)
+        company.email_automation_mailchimp_api_key = "0123456789abcdef-us9"
+        self.assertEqual(company.email_automation_mailchimp_base_url, self.mailchimp.base_url)
+
+    def test_the_key_never_leaves_for_a_host_no_longer_allowed(self):
+        self.env["ir.config_parameter"].set_param(ALLOWED_HOSTS_PARAM, "")
+        self.grant(self.partner_pl)
+        self.sync()
+        self.Member._cron_sync_audiences()
+        action = self.env["res.config.settings"].create({}).action_email_automation_mailchimp_test()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn(ALLOWED_HOSTS_PARAM, action["params"]["message"])
+        self.assertEqual(self.mailchimp.requests, [])
