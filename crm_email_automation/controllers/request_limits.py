@@ -64,7 +64,5 @@ def _refuse(answer):
             status=413,
         )
     else:
-        response = request.make_json_response(
-            {"error": TOO_LARGE}, headers=[("Cache-Control", "no-store")], status=413
-        )
+        response = request.make_json_response({"error": TOO_LARGE}, headers=[("Cache-Control", "no-store")], status=413)
     werkzeug.exceptions.abort(response)

@@ -13,6 +13,8 @@ BASE_URL = "email_automation_mailchimp_base_url"
 CREDENTIALS = ("email_automation_mailchimp_api_key", "email_automation_mailchimp_oauth_token")
 
 
+# One concern per file: res_company.py holds the sync, this file where its credentials go.
+# pylint: disable=consider-merging-classes-inherited
 class ResCompany(models.Model):
     """Where the Mailchimp key or token may go: a Mailchimp data center, or a host a system
     administrator allowed; set by system administrators only; a move forgets the key and
@@ -44,14 +46,11 @@ class ResCompany(models.Model):
         result = super().write(vals)
         # sudo: the credentials are system-only fields; forgetting them is the point.
         moved = self.sudo().filtered(
-            lambda c: c.email_automation_mailchimp_base_url != before[c.id]
-            and any(c[name] for name in CREDENTIALS)
+            lambda c: c.email_automation_mailchimp_base_url != before[c.id] and any(c[name] for name in CREDENTIALS)
         )
         for company in moved:
             # The URL written again: clearing the key must not derive it anew.
-            company.write(
-                {BASE_URL: company.email_automation_mailchimp_base_url, **dict.fromkeys(CREDENTIALS, False)}
-            )
+            company.write({BASE_URL: company.email_automation_mailchimp_base_url, **dict.fromkeys(CREDENTIALS, False)})
             _logger.info("E-mail automation: Mailchimp base URL of company %s changed, credentials cleared", company.id)
         return result
 
