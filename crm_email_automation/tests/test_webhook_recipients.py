@@ -7,9 +7,9 @@ from unittest.mock import patch
 from odoo.modules import module as odoo_module
 from odoo.tests import HttpCase, tagged
 
+from . import test_mailchimp_webhook
 from .common import warm_up_http_statics
 from .test_mailchimp_sync import MailchimpCommon
-from .test_mailchimp_webhook import TestMailchimpWebhook
 from .webhook_common import WebhookCommon
 
 MESSAGE_ID = "<shared-202611200900@smtp-relay.mailin.fr>"
@@ -69,8 +69,10 @@ class TestEventRecipient(WebhookCommon):
 class TestMailchimpWebhookMembers(MailchimpCommon, HttpCase):
     """The audience webhook, for addresses that were never pushed to that audience."""
 
-    event = TestMailchimpWebhook.event
-    post = TestMailchimpWebhook.post
+    # The request helpers of the Mailchimp webhook tests (imported as a module: a test
+    # class imported here would run here too).
+    event = test_mailchimp_webhook.TestMailchimpWebhook.event
+    post = test_mailchimp_webhook.TestMailchimpWebhook.post
 
     @classmethod
     def setUpClass(cls):
