@@ -20,6 +20,7 @@ PAGE = "page"
 PAGE_LIMIT = 16 * 1024
 READ_SIZE = 64 * 1024
 TOO_LARGE = "request body too large"
+MALFORMED = "malformed request body"
 
 
 def body_limit(size, answer=JSON):
@@ -43,26 +44,33 @@ def enforce(routing):
     # A chunked body announces no length: read it, never more than limit + 1 bytes.
     stream = raw.stream
     data = bytearray()
-    while len(data) <= limit:
-        chunk = stream.read(min(READ_SIZE, limit + 1 - len(data)))
-        if not chunk:
-            break
-        data += chunk
+    try:
+        while len(data) <= limit:
+            chunk = stream.read(min(READ_SIZE, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+    except (OSError, ValueError):
+        # A broken chunked encoding ("Invalid chunk header"): the client's fault, not a 500.
+        _refuse(answer, status=400)
     if len(data) > limit:
         _refuse(answer)
     # What werkzeug keeps after get_data(): the form parser and get_data() read it from here.
     raw._cached_data = bytes(data)
 
 
-def _refuse(answer):
+def _refuse(answer, status=413):
+    """End the request: 413 for a body over the limit, 400 for one that cannot be read."""
     if answer == PAGE:
+        template = "page_request_too_large" if status == 413 else "page_invalid_link"
         values = {"company": request.env.company}
-        html = request.env["ir.ui.view"]._render_template("crm_email_automation.page_request_too_large", values)
+        html = request.env["ir.ui.view"]._render_template(f"crm_email_automation.{template}", values)
         response = request.make_response(
             html,
             headers=[("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
-            status=413,
+            status=status,
         )
     else:
-        response = request.make_json_response({"error": TOO_LARGE}, headers=[("Cache-Control", "no-store")], status=413)
+        error = TOO_LARGE if status == 413 else MALFORMED
+        response = request.make_json_response({"error": error}, headers=[("Cache-Control", "no-store")], status=status)
     werkzeug.exceptions.abort(response)

@@ -147,6 +147,26 @@ class TestBodyLimits(WebhookCommon):
         status, _content_type, body = self.chunked_raw(self.routes["brevo"][0], self.routes["brevo"][1], event)
         self.assertEqual((status, json.loads(body)["recorded"]), (200, 1))
 
+    def test_a_broken_chunked_body_is_a_400_not_a_500(self):
+        before = self.snapshot()
+        for name, (path, headers, _limit, kind) in self.routes.items():
+            with self.subTest(route=name):
+                self.env.flush_all()
+                sock = socket.create_connection(("127.0.0.1", self.http_port()), timeout=20)
+                try:
+                    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Transfer-Encoding: chunked"]
+                    head += [f"{header}: {value}" for header, value in headers.items()]
+                    sock.sendall(("\r\n".join(head) + "\r\n\r\nnot-hex\r\nxx\r\n0\r\n\r\n").encode())
+                    response = http.client.HTTPResponse(sock)
+                    response.begin()
+                    self.assertEqual(response.status, 400)
+                    body = response.read()
+                    if kind == "json":
+                        self.assertEqual(json.loads(body), {"error": "malformed request body"})
+                finally:
+                    sock.close()
+        self.assertEqual(self.snapshot(), before)
+
     def chunked_raw(self, path, headers, payload):
         self.env.flush_all()
         sock = socket.create_connection(("127.0.0.1", self.http_port()), timeout=20)
