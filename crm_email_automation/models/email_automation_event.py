@@ -58,6 +58,12 @@ def _addresses(email_to):
     return set(tools.email_normalize_all(email_to or ""))
 
 
+def _is_for(event, addresses):
+    """Whether `event` may concern a trace sent to `addresses`: it names one of them, or
+    no address at all."""
+    return not event.email or tools.email_normalize(event.email) in addresses
+
+
 class EmailAutomationEvent(models.Model):
     """What happened to a sent e-mail, as reported by Odoo or by the provider's webhooks.
 
@@ -143,12 +149,12 @@ class EmailAutomationEvent(models.Model):
             by_message_id[message_id.strip().strip("<>").strip()].append((trace_id, _addresses(email_to)))
 
         def by_message(event):
-            """The trace id, None when the message id is unknown, AMBIGUOUS when it names
-            several recipients and the event's address is not exactly one of them."""
+            """The trace id, None when the message id is unknown, AMBIGUOUS when the
+            event's address is not exactly one of the message's recipients."""
             traces = by_message_id.get(event.message_id)
             if not traces:
                 return None
-            if len(traces) == 1:
+            if len(traces) == 1 and _is_for(event, traces[0][1]):
                 return traces[0][0]
             # One message id for several recipients: the event's address tells which, or
             # the event is dropped; filed under another recipient it would bounce,
@@ -165,18 +171,31 @@ class EmailAutomationEvent(models.Model):
         if refs:
             self.env.cr.execute(
                 SQL(
-                    "SELECT id FROM email_automation_trace WHERE id = ANY(%(ids)s) AND provider_id = %(provider)s",
+                    """
+                    SELECT id, email_to FROM email_automation_trace
+                     WHERE id = ANY(%(ids)s) AND provider_id = %(provider)s
+                    """,
                     ids=list(refs),
                     provider=provider.id,
                 )
             )
-            sent_here = {row[0] for row in self.env.cr.fetchall()}
+            # The trace id rides along with every copy of a message sent to several
+            # addresses (Mandrill's metadata): the event's address must be the trace's.
+            sent_here = {trace_id: _addresses(email_to) for trace_id, email_to in self.env.cr.fetchall()}
             matched = [
-                trace_id if trace_id is not None else (event.trace_ref if event.trace_ref in sent_here else None)
+                trace_id
+                if trace_id is not None
+                else (
+                    event.trace_ref
+                    if event.trace_ref in sent_here and _is_for(event, sent_here[event.trace_ref])
+                    else None
+                )
                 for event, trace_id in zip(events, matched, strict=True)
             ]
         if AMBIGUOUS in matched:
-            _logger.info("Provider %s reported events matching several recipients: dropped.", provider.id)
+            _logger.info(
+                "Provider %s reported events naming no single recipient of their e-mail: dropped.", provider.id
+            )
         return [None if trace_id is AMBIGUOUS else trace_id for trace_id in matched]
 
     @api.model

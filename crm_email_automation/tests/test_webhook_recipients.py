@@ -64,6 +64,26 @@ class TestEventRecipient(WebhookCommon):
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(self.partner_jan.email_consent_state, "granted")
 
+    def test_a_mandrill_copy_to_another_recipient_is_not_filed_under_the_trace(self):
+        # Mandrill gives each recipient of a message its own id but the same metadata: the
+        # trace id alone would file another recipient's bounce under this e-mail.
+        other = self.mandrill_event("hard_bounce", self.trace_md, msg={"_id": "copy-for-cc", "email": "cc@example.org"})
+        same = self.mandrill_event("open", self.trace_md, msg={"_id": "copy-for-john", "email": "John@Example.com"})
+        before = self.snapshot()
+        response = self.post_mandrill([other])
+        self.assertEqual((response.status_code, response.json()["unknown"]), (200, 1))
+        self.assertEqual(self.snapshot(), before)
+        self.assertFalse(self.trace_md.bounced_at)
+        response = self.post_mandrill([same])
+        self.assertEqual(response.json()["recorded"], 1)
+        self.assertEqual(self.events_of(self.trace_md).event_type, "open")
+
+    def test_an_event_for_another_address_than_the_single_recipient_is_dropped(self):
+        before = self.snapshot()
+        response = self.post_brevo(self.brevo_event("spam", self.trace_pl, email="someone.else@example.org"))
+        self.assertEqual((response.json()["recorded"], response.json()["unknown"]), (0, 1))
+        self.assertEqual(self.snapshot(), before)
+
 
 @tagged("post_install", "-at_install")
 class TestMailchimpWebhookMembers(MailchimpCommon, HttpCase):
