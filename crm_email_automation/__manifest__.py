@@ -36,6 +36,7 @@
         "views/ir_mail_server_views.xml",
         "views/email_automation_public_templates.xml",
         "views/email_automation_consent_pages.xml",
+        "views/email_automation_request_limit_templates.xml",
         "wizard/email_automation_enrol_wizard_views.xml",
         "wizard/email_automation_consent_wizard_views.xml",
         "wizard/email_automation_remove_wizard_views.xml",

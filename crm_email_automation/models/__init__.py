@@ -23,8 +23,10 @@ from . import base_partner_merge
 from . import crm_lead
 from . import mail_thread
 from . import email_automation_provider
+from . import email_automation_provider_destination
 from . import email_automation_event
 from . import res_company
+from . import res_company_mailchimp_destination
 from . import email_automation_audience_sync
 from . import ir_mail_server
 from . import ir_http

@@ -109,7 +109,7 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.email_automation_mailchimp_list_id", readonly=False
     )
     email_automation_mailchimp_base_url = fields.Char(
-        related="company_id.email_automation_mailchimp_base_url", readonly=False
+        related="company_id.email_automation_mailchimp_base_url", readonly=False, groups="base.group_system"
     )
     email_automation_mailchimp_webhook_url = fields.Char(
         related="company_id.email_automation_mailchimp_webhook_url", groups="base.group_system"

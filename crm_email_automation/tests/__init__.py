@@ -15,8 +15,10 @@ from . import test_policy_property
 from . import test_polish
 from . import test_provider_round_trip
 from . import test_provider_sending
+from . import test_public_endpoints
 from . import test_queue_wake_up
 from . import test_record_rules
+from . import test_security_providers
 from . import test_sending
 from . import test_test_mode_mail
 from . import test_triggers
@@ -24,4 +26,5 @@ from . import test_ui_tour
 from . import test_unsubscribe_http
 from . import test_validation
 from . import test_webhook_fuzz
+from . import test_webhook_recipients
 from . import test_webhooks
