@@ -335,6 +335,8 @@ class EmailAutomationProvider(models.Model):
 
     def action_pause(self):
         self.write({"state": "paused", "pause_reason": self.env._("Paused by %s.", self.env.user.name)})
+        return True
 
     def action_resume(self):
         self.write({"state": "active", "pause_reason": False, "auth_failure_count": 0})
+        return True

@@ -114,3 +114,4 @@ class EmailAutomationSuppression(models.Model):
 
     def action_unsuppress(self):
         self.write({"is_suppressed": False, "reason": False, "soft_bounce_count": 0})
+        return True
