@@ -14,6 +14,7 @@
         "security/crm_email_automation_groups.xml",
         "security/ir.model.access.csv",
         "security/email_automation_security.xml",
+        "security/email_automation_metadata_security.xml",
         "data/ir_cron_data.xml",
         "data/ir_actions_server_data.xml",
         "data/mail_template_data.xml",

@@ -6,9 +6,11 @@ from . import test_kpi
 from . import test_mailchimp_oauth
 from . import test_mailchimp_sync
 from . import test_mailchimp_webhook
+from . import test_manager_role
 from . import test_policy
 from . import test_policy_property
 from . import test_provider_sending
+from . import test_rpc_actions
 from . import test_sending
 from . import test_triggers
 from . import test_ui_tour
