@@ -28,6 +28,7 @@
         "views/email_automation_enrolment_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
+        "views/email_automation_settings_views.xml",
         "views/email_automation_consent_views.xml",
         "views/email_automation_policy_views.xml",
         "views/res_partner_views.xml",

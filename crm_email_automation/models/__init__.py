@@ -26,3 +26,4 @@ from . import email_automation_audience_sync
 from . import ir_mail_server
 from . import ir_http
 from . import email_automation_scenario_target
+from . import email_automation_settings

@@ -7,6 +7,7 @@ from . import test_mailchimp_oauth
 from . import test_mailchimp_sync
 from . import test_mailchimp_webhook
 from . import test_manager_role
+from . import test_manager_settings
 from . import test_policy
 from . import test_policy_property
 from . import test_provider_sending
