@@ -90,6 +90,14 @@ class EmailAutomationSettings(models.TransientModel):
                         field=self._fields[negative[0]]._description_string(self.env),
                     )
                 )
+            not_positive = [name for name in ("soft_bounce_limit", "doi_validity_hours") if settings[name] <= 0]
+            if not_positive:
+                raise ValidationError(
+                    self.env._(
+                        "%(field)s: the value must be positive.",
+                        field=self._fields[not_positive[0]]._description_string(self.env),
+                    )
+                )
             if settings.frequency_cap_count and settings.frequency_cap_days <= 0:
                 raise ValidationError(self.env._("Frequency Cap: Days: the period of the cap must be positive."))
             if not 0 <= settings.send_window_start < settings.send_window_end <= 24:

@@ -73,6 +73,7 @@ class TestManagerSettings(HttpCase):
             ({"quiet_hours": True, "send_window_start": 20.0, "send_window_end": 8.0}, "send window"),
             ({"frequency_cap_count": -1}, "cannot be negative"),
             ({"quiet_hours": True, **{f"send_day_{day}": False for day in range(7)}}, "at least one day"),
+            ({"doi_validity_hours": 0}, "must be positive"),
         ]:
             with self.subTest(values=values), self.assertRaises(Fault) as caught:
                 self.rpc("set_manager", "email.automation.settings", "create", {"consent_policy": "opt_out", **values})
@@ -100,3 +101,21 @@ class TestManagerSettings(HttpCase):
             model = self.env[menu.action.sudo().res_model].with_user(self.manager)
             operation = "create" if model._transient else "read"
             self.assertTrue(model.has_access(operation), f"{menu.complete_name}: the manager cannot open {model._name}")
+
+    def test_zero_cap_and_retention_survive_the_general_settings(self):
+        """0 means "no cap" and "kept forever": the administrators' Settings form must store
+        it, not drop the parameter (which brought back 3 e-mails and 24 months)."""
+        settings = self.env["res.config.settings"].create(
+            {"email_automation_frequency_cap_count": 0, "email_automation_retention_months": 0}
+        )
+        settings.execute()
+        self.assertEqual(self.param("frequency_cap_count"), "0")
+        self.assertEqual(self.param("retention_months"), "0")
+        self.assertEqual(self.env["email.automation.policy"]._settings()["cap_count"], 0)
+        values = self.env["res.config.settings"].default_get(
+            ["email_automation_frequency_cap_count", "email_automation_retention_months"]
+        )
+        self.assertEqual(values["email_automation_frequency_cap_count"], 0)
+        self.assertEqual(values["email_automation_retention_months"], 0)
+        policy = self.rpc("set_manager", "email.automation.settings", "default_get", ["frequency_cap_count"])
+        self.assertEqual(policy["frequency_cap_count"], 0)
