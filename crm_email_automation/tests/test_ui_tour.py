@@ -125,6 +125,14 @@ class TestIdleQuotationTour(HttpCase):
         self.assertEqual(step.trigger_type, "begin")
         self.assertEqual(step.mail_template_id, self.template)
 
+    def test_manager_sets_the_sending_policy_in_the_browser(self):
+        params = self.env["ir.config_parameter"]
+        params.set_param("crm_email_automation.consent_policy", "opt_in")
+        params.set_param("crm_email_automation.retention_months", "24")
+        self.start_tour("/odoo", "crm_email_automation_sending_policy_tour", login="tour_sales_manager")
+        self.assertEqual(params.get_param("crm_email_automation.consent_policy"), "opt_out")
+        self.assertEqual(params.get_param("crm_email_automation.retention_months"), "12")
+
 
 @tagged("post_install", "-at_install")
 class TestProviderTour(HttpCase):
