@@ -10,6 +10,8 @@ from . import test_kpi
 from . import test_mailchimp_oauth
 from . import test_mailchimp_sync
 from . import test_mailchimp_webhook
+from . import test_manager_role
+from . import test_manager_settings
 from . import test_policy
 from . import test_policy_property
 from . import test_polish
@@ -18,6 +20,7 @@ from . import test_provider_sending
 from . import test_public_endpoints
 from . import test_queue_wake_up
 from . import test_record_rules
+from . import test_rpc_actions
 from . import test_security_providers
 from . import test_sending
 from . import test_test_mode_mail
