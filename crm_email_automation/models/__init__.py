@@ -31,3 +31,6 @@ from . import ir_http
 from . import email_automation_participant_removal
 from . import email_automation_document_mixin
 from . import sale_order
+from . import email_automation_participant_not_sent
+from . import email_automation_step_after_skip
+from . import email_automation_scenario_consent

@@ -10,6 +10,7 @@ from . import test_kpi
 from . import test_mailchimp_oauth
 from . import test_mailchimp_sync
 from . import test_mailchimp_webhook
+from . import test_participant_not_sent
 from . import test_policy
 from . import test_policy_property
 from . import test_polish
@@ -17,6 +18,7 @@ from . import test_provider_round_trip
 from . import test_provider_sending
 from . import test_queue_wake_up
 from . import test_record_rules
+from . import test_scenario_consent_coverage
 from . import test_sending
 from . import test_test_mode_mail
 from . import test_triggers
