@@ -51,6 +51,7 @@
         "demo/mail_template_demo.xml",
         "demo/email_automation_scenario_demo.xml",
         "demo/email_automation_consent_wording_demo.xml",
+        "demo/email_automation_consent_demo.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -34,3 +34,4 @@ from . import sale_order
 from . import email_automation_participant_not_sent
 from . import email_automation_step_after_skip
 from . import email_automation_scenario_consent
+from . import crm_lead_consent_change

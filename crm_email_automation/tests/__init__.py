@@ -7,6 +7,7 @@ from . import test_flow
 from . import test_gdpr
 from . import test_gdpr_duties
 from . import test_kpi
+from . import test_lead_consent_change
 from . import test_mailchimp_oauth
 from . import test_mailchimp_sync
 from . import test_mailchimp_webhook
