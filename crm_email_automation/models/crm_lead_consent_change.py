@@ -42,6 +42,4 @@ class CrmLead(models.Model):
         )
         partners = self.partner_id
         partners.check_access("write")
-        partners._email_consent_record(
-            state, "user", wording=wording if state == "granted" else None, reason=reason
-        )
+        partners._email_consent_record(state, "user", wording=wording if state == "granted" else None, reason=reason)

@@ -36,10 +36,14 @@ class EmailAutomationParticipant(models.Model):
         if not candidates:
             return {}
         # sudo: the participation's own steps decide how it ends, whoever ends it.
-        traces = self.env["email.automation.trace"].sudo().search_fetch(
-            [("participant_id", "in", candidates.ids), ("step_id.action_type", "=", "mail")],
-            ["participant_id", "state", "reason", "processed_at"],
-            order="processed_at, id",
+        traces = (
+            self.env["email.automation.trace"]
+            .sudo()
+            .search_fetch(
+                [("participant_id", "in", candidates.ids), ("step_id.action_type", "=", "mail")],
+                ["participant_id", "state", "reason", "processed_at"],
+                order="processed_at, id",
+            )
         )
         sent_ids = {trace.participant_id.id for trace in traces if trace.state == "sent"}
         reasons = {}

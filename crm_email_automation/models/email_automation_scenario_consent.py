@@ -53,9 +53,7 @@ class EmailAutomationScenario(models.Model):
                 text = " ".join(
                     [
                         text,
-                        self.env._(
-                            "The others will be skipped (no consent, consent withdrawn, or a blocked address)."
-                        ),
+                        self.env._("The others will be skipped (no consent, consent withdrawn, or a blocked address)."),
                     ]
                 )
             scenario.consent_coverage = text
@@ -126,4 +124,6 @@ class EmailAutomationScenario(models.Model):
         emails = set(partners.mapped("email_normalized")) - {False}
         blocked = self.env["email.automation.suppression"]._suppressed_emails(emails)
         blocked |= self.env["email.automation.policy"]._blacklisted_emails(emails)
-        return {partner.id for partner in partners if partner.email_normalized and partner.email_normalized not in blocked}
+        return {
+            partner.id for partner in partners if partner.email_normalized and partner.email_normalized not in blocked
+        }

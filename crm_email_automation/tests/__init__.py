@@ -1,5 +1,7 @@
 from . import test_concurrency
+from . import test_consent_coverage_tour
 from . import test_consent_proof
+from . import test_demo_first_look
 from . import test_demo_idle_quotation
 from . import test_document_smart_button
 from . import test_document_tour

@@ -41,7 +41,9 @@ class TestLeadConsentChange(EmailAutomationCommon):
         return wizard_form.save().action_apply()
 
     def button_invisible(self, view, name):
-        return [node.get("invisible") for node in etree.fromstring(view["arch"]).iter("button") if node.get("name") == name]
+        return [
+            node.get("invisible") for node in etree.fromstring(view["arch"]).iter("button") if node.get("name") == name
+        ]
 
     def test_manager_grants_consent_from_the_lead_with_a_ledger_entry_for_its_contact(self):
         self.change(self.lead, "granted")

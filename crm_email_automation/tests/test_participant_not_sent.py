@@ -101,9 +101,7 @@ class TestParticipantNotSent(EmailAutomationCommon):
         with freeze_time(scenario.participant_ids.enrolled_at + timedelta(hours=2)):
             self.run_queue()
         participant = self.participant(scenario, self.partner_pl)
-        self.assertEqual(
-            participant.trace_ids.sorted("id").mapped("reason"), ["condition_false", "no_consent"]
-        )
+        self.assertEqual(participant.trace_ids.sorted("id").mapped("reason"), ["condition_false", "no_consent"])
         self.assertEqual(participant.state, "not_sent")
         self.assertEqual(participant.not_sent_reason, "condition_false")
 
@@ -126,7 +124,9 @@ class TestParticipantNotSent(EmailAutomationCommon):
     def test_activity_only_scenario_and_holdout_end_completed(self):
         scenario = self.create_scenario(
             category="marketing",
-            steps=[{"name": "Call", "trigger_type": "begin", "action_type": "activity", "activity_type_id": self.call.id}],
+            steps=[
+                {"name": "Call", "trigger_type": "begin", "action_type": "activity", "activity_type_id": self.call.id}
+            ],
         )
         scenario._enrol(self.partner_pl.ids)
         self.run_queue()
@@ -163,7 +163,11 @@ class TestParticipantNotSent(EmailAutomationCommon):
             self.run_queue()
         self.assertEqual(call_trace.state, "sent")
         activity = self.env["mail.activity"].search(
-            [("res_model", "=", "res.partner"), ("res_id", "=", self.partner_pl.id), ("summary", "=", "Call the customer")]
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", self.partner_pl.id),
+                ("summary", "=", "Call the customer"),
+            ]
         )
         self.assertEqual(len(activity), 1)
         self.assertEqual(participant.state, "not_sent", "the call ran, but no e-mail was sent")
@@ -191,7 +195,7 @@ class TestParticipantNotSent(EmailAutomationCommon):
 
     def test_option_shown_and_kept_only_after_a_mail_step(self):
         scenario = self.mail_then_call()
-        mail_step, call_step = scenario.step_ids.sorted("sequence")
+        _mail_step, call_step = scenario.step_ids.sorted("sequence")
         self.assertEqual(call_step.parent_action_type, "mail")
         with Form(call_step) as form:
             form.run_if_parent_skipped = True

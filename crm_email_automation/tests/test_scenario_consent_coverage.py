@@ -140,7 +140,10 @@ class TestScenarioConsentCoverage(EmailAutomationCommon):
     def test_query_count_does_not_grow_with_the_segment(self):
         def queries(count):
             partners = self.env["res.partner"].create(
-                [{"name": f"Bulk {count} {index}", "email": f"bulk.{count}.{index}@example.com"} for index in range(count)]
+                [
+                    {"name": f"Bulk {count} {index}", "email": f"bulk.{count}.{index}@example.com"}
+                    for index in range(count)
+                ]
             )
             partners[: count // 2]._email_consent_record("granted", "user", reason="test")
             scenario = self.marketing_scenario(name=f"Bulk {count}", domain=f"[('name', '=like', 'Bulk {count} %')]")
