@@ -1,18 +1,19 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
-const COVERAGE = ".o_form_view .o_field_widget[name='consent_coverage']";
+const COVERAGE = ".o_field_widget[name='consent_coverage']";
 
 registry.category("web_tour.tours").add("crm_email_automation_consent_coverage_tour", {
     steps: () => [
         {
             content: "The marketing scenario says how many records of its segment may be e-mailed",
-            trigger: `div[name='consent_coverage_partial'] ${COVERAGE}:contains('May be e-mailed under the consent policy: 1 of 3.')`,
+            trigger: `.o_form_view div[name='consent_coverage_partial'] ${COVERAGE}:contains('May be e-mailed under the consent policy: 1 of 3.')`,
         },
         {
             content: "and that the others will be skipped",
-            trigger: `${COVERAGE}:contains('The others will be skipped')`,
+            trigger: `.o_form_view ${COVERAGE}:contains('The others will be skipped')`,
         },
         {
             content: "Make the scenario transactional",
@@ -30,7 +31,8 @@ registry.category("web_tour.tours").add("crm_email_automation_consent_coverage_t
         },
         {
             content: "The count is back",
-            trigger: `${COVERAGE}:contains('1 of 3')`,
+            trigger: `.o_form_view div[name='consent_coverage_partial'] ${COVERAGE}:contains('1 of 3')`,
         },
+        ...stepUtils.saveForm(),
     ],
 });
