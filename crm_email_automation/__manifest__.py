@@ -23,7 +23,9 @@
         "data/email_automation_provider_data.xml",
         "data/email_automation_audience_sync_data.xml",
         "views/email_automation_step_views.xml",
+        "views/email_automation_step_after_skip_views.xml",
         "views/email_automation_scenario_views.xml",
+        "views/email_automation_scenario_consent_views.xml",
         "views/email_automation_participant_views.xml",
         "views/email_automation_participant_removal_views.xml",
         "views/email_automation_trace_views.xml",
@@ -52,6 +54,7 @@
         "demo/mail_template_demo.xml",
         "demo/email_automation_scenario_demo.xml",
         "demo/email_automation_consent_wording_demo.xml",
+        "demo/email_automation_consent_demo.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -35,3 +35,7 @@ from . import email_automation_document_mixin
 from . import sale_order
 from . import email_automation_scenario_target
 from . import email_automation_settings
+from . import email_automation_participant_not_sent
+from . import email_automation_step_after_skip
+from . import email_automation_scenario_consent
+from . import crm_lead_consent_change

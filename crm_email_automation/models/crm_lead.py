@@ -26,7 +26,7 @@ class CrmLead(models.Model):
         copy=False,
         help="The consent given when the lead was captured; handed to the contact on conversion.",
     )
-    email_consent_date = fields.Datetime(string="Consent Given On", copy=False)
+    email_consent_date = fields.Datetime(string="Consent Changed On", copy=False)
     email_consent_source = fields.Selection(CONSENT_SOURCES, string="Consent Source", default="form", copy=False)
     email_consent_wording_id = fields.Many2one(
         "email.automation.consent.wording",
@@ -43,11 +43,6 @@ class CrmLead(models.Model):
         copy=False,
         help="The manager who recorded the consent on the lead; empty when the person gave it on a web form.",
     )
-    email_consent_can_edit = fields.Boolean(compute="_compute_email_consent_can_edit")
-
-    def _compute_email_consent_can_edit(self):
-        self.email_consent_can_edit = self.env.user.has_group("crm_email_automation.group_manager")
-
     # ------------------------------------------------------------------
     # Who may record a consent on a lead
     # ------------------------------------------------------------------

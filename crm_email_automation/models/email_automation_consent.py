@@ -88,7 +88,7 @@ class EmailAutomationConsent(models.Model):
     _order = "date desc, id desc"
     _rec_name = "event"
 
-    date = fields.Datetime(string="Date (UTC)", required=True, readonly=True, default=fields.Datetime.now, index=True)
+    date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now, index=True)
     # A deleted contact keeps its entries: the link is emptied, the snapshot of the name, the
     # address and its keyed hash stay on the entry (see `partner_name`, `email`, `email_hash`).
     partner_id = fields.Many2one("res.partner", string="Contact", readonly=True, index=True, ondelete="set null")

@@ -144,7 +144,11 @@ class EmailAutomationParticipant(models.Model):
         )
         busy_ids = {participant.id for (participant,) in busy}
         finished = running.filtered(lambda p: p.id not in busy_ids)
-        finished.write({"state": "completed", "ended_at": fields.Datetime.now()})
+        finished._mark_completed()
+
+    def _mark_completed(self):
+        """End the participations that went through every step."""
+        self.write({"state": "completed", "ended_at": fields.Datetime.now()})
 
     def action_cancel(self):
         self.filtered(lambda p: p.state == "running")._end("cancelled", "manual")

@@ -90,26 +90,37 @@ class EmailAutomationPolicy(models.AbstractModel):
 
     @api.model
     def _check_blacklist(self, traces, emails):
-        addresses = {emails[t.id] for t in traces if emails.get(t.id)}
+        blacklisted = self._blacklisted_emails({emails[t.id] for t in traces if emails.get(t.id)})
+        traces.filtered(lambda t: emails.get(t.id) in blacklisted)._finish("skipped", "blacklisted")
+
+    @api.model
+    def _blacklisted_emails(self, addresses):
+        """The normalized `addresses` on Odoo's blacklist (one query)."""
         if not addresses:
-            return
+            return set()
         # sudo: the blacklist is consulted for every recipient, whoever runs the queue.
-        blacklisted = set(
+        return set(
             self.env["mail.blacklist"]
             .sudo()
             .search_fetch([("email", "in", list(addresses))], ["email"])
             .mapped("email")
         )
-        traces.filtered(lambda t: emails.get(t.id) in blacklisted)._finish("skipped", "blacklisted")
+
+    @api.model
+    def _consent_refused_states(self, settings):
+        """The consent states of a recipient that marketing e-mail is skipped for; None
+        stands for a recipient without a contact."""
+        # "pending" (a double opt-in asked, not confirmed) is never mailable, in opt-out mode too.
+        if settings["consent_policy"] == "opt_out":
+            return {"withdrawn", "pending"}
+        return {"withdrawn", "pending", "unknown", None}
 
     @api.model
     def _check_consent(self, traces, settings):
-        opt_out = settings["consent_policy"] == "opt_out"
         states = {partner.id: partner.email_consent_state for partner in traces.partner_id.sudo()}
         withdrawn = traces.filtered(lambda t: states.get(t.partner_id.id) == "withdrawn")
         withdrawn._finish("skipped", "consent_withdrawn")
-        # "pending" (a double opt-in asked, not confirmed) is never mailable, in opt-out mode too.
-        refused = {"pending"} if opt_out else {"pending", "unknown", None}
+        refused = self._consent_refused_states(settings)
         (traces - withdrawn).filtered(lambda t: states.get(t.partner_id.id) in refused)._finish("skipped", "no_consent")
 
     @api.model

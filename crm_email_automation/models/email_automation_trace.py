@@ -351,8 +351,9 @@ class EmailAutomationTrace(models.Model):
         participants = unfinished.participant_id.filtered(lambda p: p.state == "running")
         for participant in participants:
             steps = unfinished.filtered(lambda t, p=participant: t.participant_id == p).step_id
-            children = steps.child_ids
-            if children and not (participant.trace_ids.step_id & children):
+            # Steps that already have a trace (scheduled to run anyway) keep it.
+            children = steps.child_ids - participant.trace_ids.step_id
+            if children:
                 # Create the child traces as cancelled so the history shows why they never ran.
                 self.sudo().create(
                     [

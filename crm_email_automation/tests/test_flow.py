@@ -98,7 +98,9 @@ class TestFlow(EmailAutomationCommon):
         follow_up = traces.filtered(lambda t: t.step_id.name == "Follow-up")
         self.assertEqual((first.state, first.reason), ("skipped", "condition_false"))
         self.assertEqual((follow_up.state, follow_up.reason), ("cancelled", "parent_not_done"))
-        self.assertEqual(scenario.participant_ids.state, "completed")
+        # Nothing was sent: the participation says so, with the reason (issue 9).
+        participant = scenario.participant_ids
+        self.assertEqual((participant.state, participant.not_sent_reason), ("not_sent", "condition_false"))
         self.assertFalse(self.smtp.messages)
 
     def test_deleted_record_skips_and_exits(self):

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 WIZARD_EVENTS = {"granted": "granted", "withdrawn": "withdrawn"}
 
@@ -9,7 +10,9 @@ class EmailAutomationConsentWizard(models.TransientModel):
     _name = "email.automation.consent.wizard"
     _description = "Change E-mail Consent"
 
-    partner_ids = fields.Many2many("res.partner", string="Contacts", required=True)
+    partner_ids = fields.Many2many("res.partner", string="Contacts")
+    # From a lead: its consent tab, and its contact's ledger when it has one.
+    lead_ids = fields.Many2many("crm.lead", string="Leads")
     new_state = fields.Selection(
         [("granted", "Granted"), ("withdrawn", "Withdrawn")], string="New Consent", required=True, default="granted"
     )
@@ -33,6 +36,11 @@ class EmailAutomationConsentWizard(models.TransientModel):
             res["partner_ids"] = [(6, 0, context["active_ids"])]
         return res
 
+    def _chosen_leads(self):
+        """Every lead of the wizard, in the user's environment (see `_chosen_partners`)."""
+        # sudo: only the ids are read; the access check that follows is the user's.
+        return self.sudo().lead_ids.with_env(self.env)
+
     def _chosen_partners(self):
         """Every contact of the wizard, in the user's environment (a many2many read by the
         user leaves out the contacts its record rules hide, which must be refused, not skipped)."""
@@ -44,12 +52,16 @@ class EmailAutomationConsentWizard(models.TransientModel):
         self.env["res.partner"]._check_email_automation_manager()
         # The rights on every chosen contact first (access rules and companies), those the
         # record rules hide from the user included: the change is made as superuser.
-        partners = self._chosen_partners()
+        leads, partners = self._chosen_leads(), self._chosen_partners()
+        if not leads and not partners:
+            raise UserError(self.env._("Contacts: choose the contacts whose consent changes."))
+        wording = self.wording_id if self.new_state == "granted" else None
+        leads.check_access("write")
         partners.check_access("write")
-        partners._email_consent_record(
-            WIZARD_EVENTS[self.new_state],
-            "user",
-            wording=self.wording_id if self.new_state == "granted" else None,
-            reason=self.reason,
+        if leads:
+            leads._email_consent_change(WIZARD_EVENTS[self.new_state], wording, self.reason)
+        # A lead's contact has its ledger entry from the lead's change already.
+        (partners - leads.partner_id)._email_consent_record(
+            WIZARD_EVENTS[self.new_state], "user", wording=wording, reason=self.reason
         )
         return {"type": "ir.actions.act_window_close"}
