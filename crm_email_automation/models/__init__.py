@@ -31,3 +31,6 @@ from . import ir_http
 from . import email_automation_participant_removal
 from . import email_automation_document_mixin
 from . import sale_order
+from . import email_automation_step_outcome
+from . import email_automation_branch_decision
+from . import email_automation_branch_hooks

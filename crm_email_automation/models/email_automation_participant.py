@@ -115,6 +115,8 @@ class EmailAutomationParticipant(models.Model):
             for trace in done_traces
             if trace.participant_id.state == "running"
             for child in trace.step_id.child_ids
+            # Steps on an outcome wait for it (see email_automation_branch_decision.py).
+            if child.trigger_type == "after_parent"
         ]
         if vals_list:
             self.env["email.automation.trace"].sudo().create(vals_list)
