@@ -2,7 +2,7 @@ import contextlib
 from datetime import timedelta
 
 from freezegun import freeze_time
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from odoo.tests import tagged
@@ -13,15 +13,18 @@ from .branch_common import T0, BranchCommon, event_for
 WINDOWS = {"opened": 6 * 60, "clicked": 12 * 60}
 PROVES = {"open": {"opened"}, "click": {"opened", "clicked"}}
 HORIZON = 24 * 60
+# Minutes around the windows' ends, where the order of facts matters most.
+EDGES = [0, 60, 359, 360, 361, 400, 719, 720, 721, 800]
+minute = st.one_of(st.sampled_from(EDGES), st.integers(min_value=0, max_value=HORIZON))
 
 event_strategy = st.fixed_dictionaries(
     {
         "kind": st.just("event"),
         "participant": st.integers(min_value=0, max_value=2),
         "type": st.sampled_from(["open", "open", "click", "machine_open", "delivered", "reply"]),
-        "occurred": st.integers(min_value=0, max_value=HORIZON),
+        "occurred": minute,
         # How late the event arrives (webhooks retry, pixels load late).
-        "late": st.sampled_from([0, 0, 1, 30, 60 * 8, 60 * 20]),
+        "late": st.sampled_from([0, 0, 1, 30, 60 * 5, 60 * 8, 60 * 20]),
         # Sent again as is (a replay), or reported a second time under another key.
         "duplicate": st.sampled_from([None, None, "replay", "again"]),
     }
@@ -67,6 +70,13 @@ class TestBranchProperty(BranchCommon):
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         )
         @given(actions=st.lists(st.one_of(event_strategy, scan_strategy), max_size=12))
+        # The window closes and is scanned, then an open from within the window arrives late.
+        @example(
+            actions=[
+                {"kind": "scan", "at": 400},
+                {"kind": "event", "participant": 0, "type": "open", "occurred": 100, "late": 480, "duplicate": None},
+            ]
+        )
         def check(actions):
             with contextlib.closing(self.env.cr.savepoint()):
                 for side, count in self.check_actions(scenario, partners, actions).items():
