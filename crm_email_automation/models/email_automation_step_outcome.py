@@ -92,13 +92,13 @@ class EmailAutomationStep(models.Model):
     def _check_outcome(self):
         # A parent that stops sending e-mails would orphan its children on mail outcomes.
         for step in self | self.child_ids:
-            label = dict(step._fields["trigger_type"]._description_selection(self.env)).get(step.trigger_type)
             if step.trigger_window < 0:
                 raise ValidationError(
                     self.env._("Within: step “%(name)s” cannot wait a negative time.", name=step.name)
                 )
             if step.trigger_type not in MAIL_OUTCOMES and step.trigger_type not in CONDITION_OUTCOMES:
                 continue
+            label = dict(step._fields["trigger_type"]._description_selection(self.env)).get(step.trigger_type)
             if not step.parent_id:
                 raise ValidationError(
                     self.env._(
