@@ -1,56 +1,10 @@
-"""Where outcome branches hook into the queue, the participants and the event intake
-(the decisions themselves: email_automation_branch_decision.py)."""
+"""Where outcome branches hook into the queue and the event intake (the decisions
+themselves: email_automation_branch_decision.py; the participants and traces call them
+from their own files)."""
 
-from odoo import api, fields, models
+from odoo import api, models
 
 from .email_automation_branch_decision import POSITIVE_EVENTS
-
-
-class EmailAutomationTrace(models.Model):
-    _inherit = "email.automation.trace"
-
-    outcome_due_at = fields.Datetime(
-        string="Waits For Outcome Until",
-        readonly=True,
-        copy=False,
-        help="When the next window for what the recipient does with this e-mail closes.",
-    )
-
-    def init(self):
-        super().init()
-        # Serves the queue's window scan: "sent traces whose outcome window closed", only the
-        # ones still waiting (decided and finished traces leave the index).
-        self.env.cr.execute(
-            """
-            CREATE INDEX IF NOT EXISTS email_automation_trace_outcome_due_idx
-                ON email_automation_trace (outcome_due_at)
-             WHERE outcome_due_at IS NOT NULL
-            """
-        )
-
-
-class EmailAutomationParticipant(models.Model):
-    _inherit = "email.automation.participant"
-
-    def _schedule_next_steps(self, done_traces):
-        super()._schedule_next_steps(done_traces)
-        # Steps on an outcome (opened, not opened, record matches…) wait for it.
-        self.env["email.automation.branch.decision"]._schedule_outcome_steps(done_traces)
-
-    def _complete_finished(self):
-        """A participation still waiting for what its recipient does is not finished."""
-        if not self:
-            return super()._complete_finished()
-        waiting = (
-            self.env["email.automation.trace"]
-            .sudo()
-            ._read_group(
-                [("participant_id", "in", self.ids), ("outcome_due_at", "!=", False)],
-                ["participant_id"],
-            )
-        )
-        waiting_ids = {participant.id for (participant,) in waiting}
-        return super(EmailAutomationParticipant, self.filtered(lambda p: p.id not in waiting_ids))._complete_finished()
 
 
 class EmailAutomationEvent(models.Model):
