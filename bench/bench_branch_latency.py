@@ -16,6 +16,7 @@ runs; target: p95 within one queue cycle (the cron's interval).
 """
 
 import argparse
+import signal
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,7 @@ def setup_data(env, port, total):
             "scenario_id": scenario.id,
             "parent_id": scenario.step_ids.id,
             "trigger_type": "mail_opened",
+            "trigger_window": 1,
             "mail_template_id": templates["Thanks"].id,
             "delay": 0,
         }
@@ -157,6 +159,8 @@ def main():
     parser.add_argument("--events", type=int, default=20, help="opens per figure and run")
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
+    # Stopped with a signal, still stop the server and drop the database (see finally).
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(1))
 
     db_name = f"{DB_PREFIX}branch_{datetime.now():%Y%m%d_%H%M%S}"
     setup = OdooSetup(args.odoo_dir, db_name)

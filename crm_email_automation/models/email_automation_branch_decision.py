@@ -19,12 +19,16 @@ insert just returns no row.
 """
 
 from collections import defaultdict
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.tools import SQL
 
 from .email_automation_step_outcome import CONDITION_OUTCOMES, MAIL_OUTCOMES
 
+# How long a step on a positive outcome with no window (and no "not …" step beside it)
+# keeps the participant waiting for the event.
+DEFAULT_POSITIVE_WAIT = timedelta(days=30)
 # Human events (never machine_open / machine_click) and the outcome pairs they decide
 # positively; a click proves the e-mail was opened.
 POSITIVE_EVENTS = {
@@ -91,7 +95,7 @@ class EmailAutomationBranchDecision(models.Model):
             for pair, close in self._mail_pairs(trace).items():
                 when = first.get((trace.id, pair))
                 # An event after the window closed does not count: the negation wins.
-                if when and (close is None or when <= close):
+                if when and when <= close:
                     rows.append((trace, pair, False, when))
         self._schedule_children(self._claim(rows))
         self._refresh_outcome_due(traces)
@@ -113,7 +117,7 @@ class EmailAutomationBranchDecision(models.Model):
                 for trace in traces
                 if trace.state == "sent" and trace.participant_id.state == "running"
                 for pair, close in self._mail_pairs(trace).items()
-                if close and close <= now and (trace.id, pair) not in decided
+                if close <= now and (trace.id, pair) not in decided
             ]
             self._schedule_children(self._claim(rows))
             self._refresh_outcome_due(traces)
@@ -131,11 +135,11 @@ class EmailAutomationBranchDecision(models.Model):
 
     @api.model
     def _mail_pairs(self, trace):
-        """{pair: close time or None} of the mail outcome steps after `trace`'s step.
+        """{pair: close time} of the mail outcome steps after `trace`'s step.
 
         A pair with a negation closes when its shortest "not …" window ends (that deadline
-        decides it); a pair with only positive steps closes when their longest window ends,
-        or never when one of them waits as long as the participant is in the scenario."""
+        decides it); a pair with only positive steps when their longest window ends (30
+        days for a step without one)."""
         children = defaultdict(list)
         for child in trace.step_id.child_ids:
             if child.trigger_type in MAIL_OUTCOMES:
@@ -148,10 +152,10 @@ class EmailAutomationBranchDecision(models.Model):
             negatives = [step for step in steps if step.is_negative_outcome]
             if negatives:
                 pairs[pair] = sent + min(step._window_timedelta() for step in negatives)
-            elif all(step.trigger_window for step in steps):
-                pairs[pair] = sent + max(step._window_timedelta() for step in steps)
             else:
-                pairs[pair] = None
+                pairs[pair] = sent + max(
+                    (step._window_timedelta() if step.trigger_window else DEFAULT_POSITIVE_WAIT) for step in steps
+                )
         return pairs
 
     @api.model
@@ -295,7 +299,7 @@ class EmailAutomationBranchDecision(models.Model):
                 closes = [
                     close
                     for pair, close in self._mail_pairs(trace).items()
-                    if close and (trace.id, pair) not in decided
+                    if (trace.id, pair) not in decided
                 ]
                 due = min(closes, default=False)
             if due != trace.outcome_due_at:

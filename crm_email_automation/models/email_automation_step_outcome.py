@@ -43,8 +43,8 @@ class EmailAutomationStep(models.Model):
         string="Within",
         help="How long to wait for what the recipient does with the previous e-mail. Required for "
         "the “Not …” outcomes (the step runs when the window closes without it); optional for the "
-        "others (an event later than this does not count; empty: as long as the participant is in "
-        "the scenario).",
+        "others (an event later than this does not count; empty: 30 days, or the window of the "
+        "“Not …” step beside it).",
     )
     trigger_window_unit = fields.Selection(DELAY_UNITS, string="Window Unit", default="days", required=True)
     trigger_url = fields.Char(

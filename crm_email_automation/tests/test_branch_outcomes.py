@@ -78,8 +78,8 @@ class TestBranchOutcomes(BranchCommon):
         scenario = self.branch_scenario([{"template": "Thanks", "trigger_type": "mail_clicked"}])
         self.start(scenario, self.partner_en)
         offer = self.trace_of(scenario, self.partner_en, "Offer")
-        self.assertFalse(offer.outcome_due_at, "a positive step without window does not hold the participant")
-        self.env["email.automation.participant"].browse(offer.participant_id.id).state = "running"
+        self.assertEqual(offer.outcome_due_at, offer.sent_at + timedelta(days=30), "it waits for a click")
+        self.assertEqual(offer.participant_id.state, "running")
         with freeze_time(T0 + timedelta(hours=3)):
             cron = self.env.ref("crm_email_automation.ir_cron_process_queue")
             before = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
