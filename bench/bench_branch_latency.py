@@ -16,6 +16,7 @@ runs; target: p95 within one queue cycle (the cron's interval).
 """
 
 import argparse
+import email.utils
 import signal
 import statistics
 import subprocess
@@ -119,7 +120,10 @@ def send_offers(registry, scenario_id, partner_ids):
         traces = env["email.automation.trace"].search(
             [("scenario_id", "=", scenario_id), ("participant_id.res_id", "in", partner_ids), ("state", "=", "sent")]
         )
-        return {trace.participant_id.res_id: (trace.id, trace.email_to.lower()) for trace in traces}
+        return {
+            trace.participant_id.res_id: (trace.id, email.utils.parseaddr(trace.email_to)[1].lower())
+            for trace in traces
+        }
 
 
 def record_open(registry, provider_id, trace_id):
@@ -139,15 +143,15 @@ def record_open(registry, provider_id, trace_id):
 def measure(registry, handler, provider_id, sent, cycle, burst):
     arrived = {}
     latencies = []
-    for trace_id, email in sent.values():
-        arrived[email] = time.time()
+    for trace_id, address in sent.values():
+        arrived[address] = time.time()
         record_open(registry, provider_id, trace_id)
         if not burst:
-            accepted = handler.wait_for((email, "Thanks"), cycle + 60)
-            latencies.append((accepted or float("inf")) - arrived[email])
+            accepted = handler.wait_for((address, "Thanks"), cycle + 60)
+            latencies.append((accepted or float("inf")) - arrived[address])
     if burst:
-        for email, started in arrived.items():
-            accepted = handler.wait_for((email, "Thanks"), cycle + 60)
+        for address, started in arrived.items():
+            accepted = handler.wait_for((address, "Thanks"), cycle + 60)
             latencies.append((accepted or float("inf")) - started)
     return latencies
 
@@ -158,11 +162,15 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--events", type=int, default=20, help="opens per figure and run")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--reuse-db", help=f"an existing {DB_PREFIX}* database with the module installed (kept afterwards)"
+    )
     args = parser.parse_args()
     # Stopped with a signal, still stop the server and drop the database (see finally).
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(1))
 
-    db_name = f"{DB_PREFIX}branch_{datetime.now():%Y%m%d_%H%M%S}"
+    db_name = args.reuse_db or f"{DB_PREFIX}branch_{datetime.now():%Y%m%d_%H%M%S}"
+    args.keep_db = args.keep_db or bool(args.reuse_db)
     setup = OdooSetup(args.odoo_dir, db_name)
     setup.load_config()
     from aiosmtpd.controller import Controller  # noqa: PLC0415
@@ -173,8 +181,9 @@ def main():
     controller.start()
     server = None
     try:
-        print(f"creating {db_name}...", file=sys.stderr)
-        setup.create_database(modules="crm_email_automation")
+        if not args.reuse_db:
+            print(f"creating {db_name}...", file=sys.stderr)
+            setup.create_database(modules="crm_email_automation")
         registry = setup.registry()
         total = args.runs * 2 * args.events
         with superuser_env(registry) as env:
