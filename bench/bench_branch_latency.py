@@ -114,8 +114,16 @@ def setup_data(env, port, total):
 def send_offers(registry, scenario_id, partner_ids):
     with superuser_env(registry) as env:
         env["email.automation.scenario"].browse(scenario_id)._enrol(partner_ids)
-    with superuser_env(registry) as env:
-        env["email.automation.queue"]._process_due_traces(auto_commit=True)
+    # The server's cron, woken by the enrolment, may be sending some of them meanwhile.
+    for _attempt in range(600):
+        with superuser_env(registry) as env:
+            env["email.automation.queue"]._process_due_traces(auto_commit=True)
+            traces = env["email.automation.trace"].search(
+                [("scenario_id", "=", scenario_id), ("participant_id.res_id", "in", partner_ids)]
+            )
+            if len(traces) == len(partner_ids) and set(traces.mapped("state")) == {"sent"}:
+                break
+        time.sleep(0.1)
     with superuser_env(registry) as env:
         traces = env["email.automation.trace"].search(
             [("scenario_id", "=", scenario_id), ("participant_id.res_id", "in", partner_ids), ("state", "=", "sent")]
@@ -127,8 +135,23 @@ def send_offers(registry, scenario_id, partner_ids):
 
 
 def record_open(registry, provider_id, trace_id):
+    from psycopg2.extensions import TransactionRollbackError  # noqa: PLC0415
+
     from odoo.addons.crm_email_automation.providers.webhook_events import WebhookEvent  # noqa: PLC0415
 
+    # As Odoo does for an HTTP request (the pixel, a webhook): a serialization failure
+    # against the cron (still finishing the batch that sent the e-mail) is retried.
+    for attempt in range(5):
+        try:
+            return _record_open(registry, provider_id, trace_id, WebhookEvent)
+        except TransactionRollbackError:
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    return None
+
+
+def _record_open(registry, provider_id, trace_id, WebhookEvent):  # noqa: N803 - a class
     with superuser_env(registry) as env:
         event = WebhookEvent(
             event_type="open",
