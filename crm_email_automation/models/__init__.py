@@ -39,3 +39,6 @@ from . import email_automation_participant_not_sent
 from . import email_automation_step_after_skip
 from . import email_automation_scenario_consent
 from . import crm_lead_consent_change
+from . import email_automation_step_outcome
+from . import email_automation_branch_decision
+from . import email_automation_branch_hooks

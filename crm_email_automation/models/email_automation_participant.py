@@ -115,9 +115,13 @@ class EmailAutomationParticipant(models.Model):
             for trace in done_traces
             if trace.participant_id.state == "running"
             for child in trace.step_id.child_ids
+            # Steps on an outcome wait for it (see email_automation_branch_decision.py).
+            if child.trigger_type == "after_parent"
         ]
         if vals_list:
             self.env["email.automation.trace"].sudo().create(vals_list)
+        # Steps on an outcome (opened, not opened, record matches…) wait for it.
+        self.env["email.automation.branch.decision"]._schedule_outcome_steps(done_traces)
 
     def _end(self, state, reason=False):
         """End the participations in `state`, cancelling what they still had to do."""
@@ -139,7 +143,13 @@ class EmailAutomationParticipant(models.Model):
         if not running:
             return
         busy = self.env["email.automation.trace"]._read_group(
-            [("participant_id", "in", running.ids), ("state", "in", ("scheduled", "processing"))],
+            [
+                ("participant_id", "in", running.ids),
+                "|",
+                ("state", "in", ("scheduled", "processing")),
+                # Still waiting for what the recipient does with an e-mail (a branch window).
+                ("outcome_due_at", "!=", False),
+            ],
             ["participant_id"],
         )
         busy_ids = {participant.id for (participant,) in busy}

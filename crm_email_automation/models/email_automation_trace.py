@@ -78,6 +78,13 @@ class EmailAutomationTrace(models.Model):
     clicked_at = fields.Datetime(readonly=True)
     replied_at = fields.Datetime(readonly=True)
     bounced_at = fields.Datetime(readonly=True)
+    outcome_due_at = fields.Datetime(
+        string="Waits For Outcome Until",
+        readonly=True,
+        copy=False,
+        help="When the next window for what the recipient does with this e-mail closes "
+        "(see email_automation_branch_decision.py).",
+    )
     # What the provider and its webhooks reported back.
     provider_id = fields.Many2one("email.automation.provider", readonly=True, index="btree_not_null")
     provider_message_id = fields.Char(
@@ -120,6 +127,15 @@ class EmailAutomationTrace(models.Model):
             CREATE INDEX IF NOT EXISTS email_automation_trace_unlogged_idx
                 ON email_automation_trace (claimed_at)
              WHERE state = 'sent' AND message_id IS NOT NULL AND mail_message_id IS NULL
+            """
+        )
+        # Serves the queue's branch window scan: "sent traces whose outcome window closed",
+        # only the ones still waiting (decided and finished traces leave the index).
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS email_automation_trace_outcome_due_idx
+                ON email_automation_trace (outcome_due_at)
+             WHERE outcome_due_at IS NOT NULL
             """
         )
         # Serves the recovery of claims left behind by a worker that died.

@@ -36,3 +36,7 @@ from . import test_validation
 from . import test_webhook_fuzz
 from . import test_webhook_recipients
 from . import test_webhooks
+from . import test_branch_outcomes
+from . import test_branch_validation
+from . import test_branch_property
+from . import test_branch_concurrency
