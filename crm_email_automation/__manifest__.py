@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "application": True,
     "installable": True,
-    "depends": ["mail", "crm", "sale"],
+    "depends": ["mail", "crm", "sale", "link_tracker"],
     "data": [
         "security/crm_email_automation_groups.xml",
         "security/ir.model.access.csv",
@@ -26,6 +26,7 @@
         "views/email_automation_participant_views.xml",
         "views/email_automation_participant_removal_views.xml",
         "views/email_automation_trace_views.xml",
+        "views/email_automation_tracking_views.xml",
         "views/email_automation_enrolment_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",

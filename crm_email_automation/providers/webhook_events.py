@@ -51,7 +51,7 @@ class WebhookEvent:
         same open count once.
         """
         parts = [str(provider_id), self.message_id, self.event_type, str(self.occurred_ms)]
-        if self.event_type == "click":
+        if self.event_type in ("click", "machine_click"):
             parts.append(self.url or "")
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
