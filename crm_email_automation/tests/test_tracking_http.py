@@ -193,3 +193,16 @@ class TestTrackingHttp(HttpPolicyCommon):
         scenario.invalidate_recordset()
         self.assertEqual((scenario.opened_ratio, scenario.clicked_ratio), (0.0, 0.0))
         self.assertEqual((scenario.machine_open_count, scenario.machine_click_count), (1, 1))
+
+    def test_tracking_routes_refuse_bodies_and_odd_parameters_without_error(self):
+        _scenario, trace, html = self.send(self.partner_pl)
+        offer, pixel = self.path(self.links(html)["our offer"]), self.path(self.pixel(html))
+        for path in (offer, pixel):
+            # Only GET and HEAD: a POST (with a body) is refused before anything is read.
+            self.assertEqual(self.url_open(path, data={"x": "y" * 5000}, allow_redirects=False).status_code, 405)
+            # A parameter named like the controller's own arguments is no 500.
+            response = self.url_open(
+                f"{path}?self=1&trace_id=2&code=x", allow_redirects=False, headers={"User-Agent": BROWSER}
+            )
+            self.assertIn(response.status_code, (200, 302), path)
+        self.assertEqual(self.events(trace), ["click", "open"])
