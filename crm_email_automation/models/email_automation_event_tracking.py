@@ -46,7 +46,7 @@ def is_machine_agent(user_agent):
 
 
 class EmailAutomationEvent(models.Model):
-    _inherit = "email.automation.event"
+    _inherit = "email.automation.event"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model
     def _track_open(self, trace_id, user_agent="", is_head=False):

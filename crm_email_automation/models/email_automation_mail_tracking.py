@@ -51,7 +51,7 @@ def is_tracked_url(url):
 
 
 class EmailAutomationMailSender(models.AbstractModel):
-    _inherit = "email.automation.mail.sender"
+    _inherit = "email.automation.mail.sender"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model
     def _add_tracking(self, envelopes):

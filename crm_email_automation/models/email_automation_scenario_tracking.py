@@ -6,7 +6,7 @@ class EmailAutomationScenario(models.Model):
     """Whether the scenario's e-mails carry an open pixel and tracked links, and the raw
     engagement counts next to the human ones the ratios use."""
 
-    _inherit = "email.automation.scenario"
+    _inherit = "email.automation.scenario"  # pylint: disable=consider-merging-classes-inherited
 
     is_tracking_enabled = fields.Boolean(
         string="Track Opens and Clicks",
