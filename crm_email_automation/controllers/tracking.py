@@ -54,16 +54,14 @@ class EmailAutomationTracking(http.Controller):
     def track_click(self, code, trace_id, signature, **_kwargs):
         if not check_signature(request.env, CLICK_SCOPE, signature, trace_id, code):
             raise NotFound()
-        # sudo: the signed URL names one of the link trackers this module wrote; no user.
-        code_record = request.env["link.tracker.code"].sudo().search([("code", "=", code)], limit=1)
-        if not code_record:
+        # sudo: the signed URL is the recipient's mail client; there is no user.
+        Event = request.env["email.automation.event"].sudo()
+        link_id, url = Event._tracked_link(code)
+        if not link_id:
             raise NotFound()
-        link = code_record.link_id
-        event_type = request.env["email.automation.event"].sudo()._track_click(trace_id, link.url, **self._client())
-        if event_type == "click":
+        if Event._track_click(trace_id, url, **self._client()) == "click":
             # link_tracker's own count, as its /r/ route counts people (not machines).
-            # sudo: as above.
-            request.env["link.tracker.click"].sudo().create({"link_id": link.id, "ip": request.httprequest.remote_addr})
-        response = request.redirect(link.redirected_url, code=302, local=False)
+            Event._count_link_click(link_id, request.httprequest.remote_addr)
+        response = request.redirect(url, code=302, local=False)
         response.headers.extend(NO_CACHE)
         return response
