@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "application": True,
     "installable": True,
-    "depends": ["mail", "crm", "sale"],
+    "depends": ["mail", "crm", "sale", "link_tracker"],
     "data": [
         "security/crm_email_automation_groups.xml",
         "security/ir.model.access.csv",
@@ -37,6 +37,7 @@
         "views/email_automation_policy_views.xml",
         "views/res_partner_views.xml",
         "views/email_automation_provider_views.xml",
+        "views/email_automation_tracking_views.xml",
         "views/ir_mail_server_views.xml",
         "views/email_automation_public_templates.xml",
         "views/email_automation_consent_pages.xml",

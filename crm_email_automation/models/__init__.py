@@ -42,3 +42,6 @@ from . import crm_lead_consent_change
 from . import email_automation_step_outcome
 from . import email_automation_branch_decision
 from . import email_automation_branch_hooks
+from . import email_automation_mail_tracking
+from . import email_automation_event_tracking
+from . import email_automation_scenario_tracking

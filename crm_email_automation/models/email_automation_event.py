@@ -17,6 +17,7 @@ EVENT_TYPES = [
     ("open", "Opened"),
     ("machine_open", "Opened by a machine"),
     ("click", "Clicked"),
+    ("machine_click", "Clicked by a machine"),
     ("reply", "Replied"),
     ("soft_bounce", "Soft bounce"),
     ("hard_bounce", "Hard bounce"),
@@ -39,7 +40,7 @@ FIRST_TIME_COLUMNS = {
 }
 # The event types that change a trace, a suppression or a consent (see _apply_effects);
 # the others (sent, deferred, blocked, rejected, error, reply) are only recorded.
-EFFECT_TYPES = {*FIRST_TIME_COLUMNS, "machine_open", "spam", "unsubscribe"}
+EFFECT_TYPES = {*FIRST_TIME_COLUMNS, "machine_open", "machine_click", "spam", "unsubscribe"}
 # An event whose message went to several recipients and that names none of them alone.
 AMBIGUOUS = object()
 TRACKING_COLUMNS = (
@@ -50,6 +51,7 @@ TRACKING_COLUMNS = (
     "open_count",
     "machine_open_count",
     "click_count",
+    "machine_click_count",
 )
 
 
@@ -113,15 +115,23 @@ class EmailAutomationEvent(models.Model):
         if unknown:
             # Counted, not stored nor retried: the e-mail was not sent from here (or is gone).
             _logger.info("Provider %s reported %s event(s) for unknown message ids.", provider.id, unknown)
-        recorded = self._insert_events(provider, known)
-        if effective := [row for row in recorded if row[1] in EFFECT_TYPES]:
-            self._apply_effects(effective)
+        recorded = self._record_events(provider, known)
         return {
             "received": len(events),
             "recorded": len(recorded),
             "duplicates": len(known) - len(recorded),
             "unknown": unknown,
         }
+
+    @api.model
+    def _record_events(self, provider, known):
+        """Record the (event, trace id) pairs and apply the effects of the new ones: the one
+        way in for webhooks, the tracking pixel and tracked links alike. `provider` is empty
+        for the events Odoo saw itself. Returns the newly recorded rows."""
+        recorded = self._insert_events(provider, known)
+        if effective := [row for row in recorded if row[1] in EFFECT_TYPES]:
+            self._apply_effects(effective)
+        return recorded
 
     @api.model
     def _match_traces(self, provider, events):
@@ -265,11 +275,13 @@ class EmailAutomationEvent(models.Model):
                        bounced_at = COALESCE(trace.bounced_at, new.bounced_at),
                        open_count = COALESCE(trace.open_count, 0) + new.opens,
                        machine_open_count = COALESCE(trace.machine_open_count, 0) + new.machine_opens,
-                       click_count = COALESCE(trace.click_count, 0) + new.clicks
+                       click_count = COALESCE(trace.click_count, 0) + new.clicks,
+                       machine_click_count = COALESCE(trace.machine_click_count, 0) + new.machine_clicks
                   FROM unnest(%(ids)s::int[], %(delivered)s::timestamp[], %(opened)s::timestamp[],
                               %(clicked)s::timestamp[], %(bounced)s::timestamp[], %(opens)s::int[],
-                              %(machine_opens)s::int[], %(clicks)s::int[])
-                       AS new(id, delivered_at, opened_at, clicked_at, bounced_at, opens, machine_opens, clicks)
+                              %(machine_opens)s::int[], %(clicks)s::int[], %(machine_clicks)s::int[])
+                       AS new(id, delivered_at, opened_at, clicked_at, bounced_at, opens, machine_opens, clicks,
+                              machine_clicks)
                  WHERE trace.id = new.id
              RETURNING trace.id, trace.email_to
                 """,
@@ -281,6 +293,7 @@ class EmailAutomationEvent(models.Model):
                 opens=[counts[t]["open"] for t in trace_ids],
                 machine_opens=[counts[t]["machine_open"] for t in trace_ids],
                 clicks=[counts[t]["click"] for t in trace_ids],
+                machine_clicks=[counts[t]["machine_click"] for t in trace_ids],
             )
         )
         email_by_trace = {trace_id: email for trace_id, email in self.env.cr.fetchall() if email}

@@ -58,9 +58,15 @@ class EmailAutomationMailSender(models.AbstractModel):
         ready = [envelope for envelope in envelopes if envelope["trace"].state == "processing"]
         for envelope in ready:
             envelope["email_from"] = envelope.get("email_from") or self._default_email_from(envelope)
+        self._add_tracking(ready)
         self._dispatch(ready, auto_commit)
         sent = {envelope["trace"].id: envelope for envelope in envelopes if envelope["trace"].state == "sent"}
         self._log_in_chatter(traces.filtered(lambda t: t.id in sent), sent)
+
+    @api.model
+    def _add_tracking(self, envelopes):
+        """Hook: add the open pixel and tracked links to the rendered `envelopes`
+        (email_automation_mail_tracking.py)."""
 
     @api.model
     def _dispatch(self, envelopes, auto_commit):
@@ -342,10 +348,17 @@ class EmailAutomationMailSender(models.AbstractModel):
         vals_list = []
         for trace in traces:
             envelope = envelopes.get(trace.id, {})
-            body = envelope.get("body_html") or Markup("<p>%s</p>") % self.env._(
-                "E-mail of step “%(step)s” sent by scenario “%(scenario)s”.",
-                step=trace.step_id.name,
-                scenario=trace.scenario_id.name,
+            # The body without the pixel and the tracked links: readers of the chatter are
+            # not the recipient.
+            body = (
+                envelope.get("untracked_body_html")
+                or envelope.get("body_html")
+                or Markup("<p>%s</p>")
+                % self.env._(
+                    "E-mail of step “%(step)s” sent by scenario “%(scenario)s”.",
+                    step=trace.step_id.name,
+                    scenario=trace.scenario_id.name,
+                )
             )
             vals_list.append(
                 {
@@ -500,8 +513,9 @@ class EmailAutomationMailSender(models.AbstractModel):
             reply_to=reply_email if reply_email != sender_email else "",
             headers=headers,
             tags=[trace.scenario_id.name] if trace.scenario_id.name else [],
-            track_opens=provider.track_opens,
-            track_clicks=provider.track_clicks,
+            # The e-mail tracks itself: the provider's tracking would count everything twice.
+            track_opens=provider.track_opens and not envelope.get("is_tracked"),
+            track_clicks=provider.track_clicks and not envelope.get("is_tracked"),
         )
 
     @api.model

@@ -100,7 +100,10 @@ class EmailAutomationTrace(models.Model):
         readonly=True,
         help="Opens by a mail client's privacy proxy (Apple Mail), which prefetches every e-mail.",
     )
-    click_count = fields.Integer(string="Clicks", readonly=True)
+    click_count = fields.Integer(string="Clicks", readonly=True, help="Clicks by people.")
+    machine_click_count = fields.Integer(
+        string="Machine Clicks", readonly=True, help="Clicks by link scanners, which open every link to check it."
+    )
     event_ids = fields.One2many("email.automation.event", "trace_id", string="Tracking Events")
 
     _sql_constraints = [

@@ -4,6 +4,8 @@ from odoo.http import request
 from ..controllers import request_limits
 
 WEBHOOK_PREFIX = "/email_automation/webhook/"
+# Public machine-facing routes: provider webhooks, the open pixel and the tracked links.
+FAST_PREFIXES = (WEBHOOK_PREFIX, "/email_automation/track/", "/email_automation/r/")
 
 
 class IrHttp(models.AbstractModel):
@@ -13,17 +15,18 @@ class IrHttp(models.AbstractModel):
     def _dispatch(cls, endpoint):
         # Odoo passes the form and query fields as keyword arguments: a field named "self"
         # would clash with the controller's own and end in a 500. The webhooks read their
-        # body themselves, so the name is dropped for them.
-        if "self" in request.params and request.httprequest.path.startswith(WEBHOOK_PREFIX):
+        # body themselves and the tracking routes ignore it, so the name is dropped for them.
+        if "self" in request.params and request.httprequest.path.startswith(FAST_PREFIXES):
             request.params.pop("self")
         return super()._dispatch(endpoint)
 
     @classmethod
     def _pre_dispatch(cls, rule, args):
-        if request.httprequest.path.startswith(WEBHOOK_PREFIX):
-            # Provider webhooks are machine-to-machine JSON: no visitor language, website or
-            # upload setting to prepare. Odoo's preparation reads them anew on every request
-            # and costs more than ingesting the event itself.
+        if request.httprequest.path.startswith(FAST_PREFIXES):
+            # Provider webhooks are machine-to-machine JSON, the pixel and the tracked links
+            # are fetched by mail clients: no visitor language, website or upload setting to
+            # prepare. Odoo's preparation reads them anew on every request and costs more
+            # than ingesting the event itself.
             result = request.dispatcher.pre_dispatch(rule, args)
         else:
             result = super()._pre_dispatch(rule, args)

@@ -54,7 +54,7 @@ class WebhookEvent:
         """
         parts = [str(provider_id), self.message_id, (self.email or "").strip().lower(), self.event_type]
         parts.append(str(self.occurred_ms))
-        if self.event_type == "click":
+        if self.event_type in ("click", "machine_click"):
             parts.append(self.url or "")
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 

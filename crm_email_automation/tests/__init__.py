@@ -1,3 +1,7 @@
+from . import test_branch_concurrency
+from . import test_branch_outcomes
+from . import test_branch_property
+from . import test_branch_validation
 from . import test_concurrency
 from . import test_consent_coverage_tour
 from . import test_consent_proof
@@ -29,6 +33,8 @@ from . import test_scenario_consent_coverage
 from . import test_security_providers
 from . import test_sending
 from . import test_test_mode_mail
+from . import test_tracking_http
+from . import test_tracking_rules
 from . import test_triggers
 from . import test_ui_tour
 from . import test_unsubscribe_http
@@ -36,7 +42,3 @@ from . import test_validation
 from . import test_webhook_fuzz
 from . import test_webhook_recipients
 from . import test_webhooks
-from . import test_branch_outcomes
-from . import test_branch_validation
-from . import test_branch_property
-from . import test_branch_concurrency

@@ -1,0 +1,67 @@
+import base64
+
+from werkzeug.exceptions import NotFound
+
+from odoo import http
+from odoo.http import request
+
+from ..models.email_automation_mail_tracking import CLICK_SCOPE, OPEN_SCOPE, check_signature
+
+# The smallest transparent GIF (1x1, 43 bytes).
+PIXEL = base64.b64decode(b"R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_CACHE = [
+    ("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0"),
+    ("Pragma", "no-cache"),
+    ("Expires", "0"),
+    ("X-Robots-Tag", "noindex"),
+]
+ROUTE_OPTIONS = {
+    "type": "http",
+    "auth": "public",
+    "methods": ["GET", "HEAD"],
+    "csrf": False,
+    "save_session": False,
+    "sitemap": False,
+    # A GET carries no body: anything larger than a few bytes is refused unread.
+    "max_content_length": 1024,
+}
+
+
+class EmailAutomationTracking(http.Controller):
+    """The open pixel and the tracked links of the e-mails, fetched by mail clients.
+
+    Hot public routes: a signature check (no query), one query to classify the fetch, one
+    insert and one update through the events' ingestion. A forged or altered URL gets a
+    404 and is never redirected anywhere.
+    """
+
+    def _client(self):
+        http_request = request.httprequest
+        return {
+            "user_agent": (http_request.headers.get("User-Agent") or "")[:512],
+            "is_head": http_request.method == "HEAD",
+        }
+
+    @http.route("/email_automation/track/<int:trace_id>/<string:signature>/open.gif", **ROUTE_OPTIONS)
+    def track_open(self, trace_id, signature, **_kwargs):
+        if check_signature(request.env, OPEN_SCOPE, signature, trace_id):
+            # sudo: the signed URL is the recipient's mail client; there is no user.
+            request.env["email.automation.event"].sudo()._track_open(trace_id, **self._client())
+        # The same image either way: a bad signature tells a prober nothing.
+        return request.make_response(PIXEL, headers=[("Content-Type", "image/gif"), *NO_CACHE])
+
+    @http.route("/email_automation/r/<string:code>/<int:trace_id>/<string:signature>", **ROUTE_OPTIONS)
+    def track_click(self, code, trace_id, signature, **_kwargs):
+        if not check_signature(request.env, CLICK_SCOPE, signature, trace_id, code):
+            raise NotFound()
+        # sudo: the signed URL is the recipient's mail client; there is no user.
+        Event = request.env["email.automation.event"].sudo()
+        link_id, url = Event._tracked_link(code)
+        if not link_id:
+            raise NotFound()
+        if Event._track_click(trace_id, url, **self._client()) == "click":
+            # link_tracker's own count, as its /r/ route counts people (not machines).
+            Event._count_link_click(link_id, request.httprequest.remote_addr)
+        response = request.redirect(url, code=302, local=False)
+        response.headers.extend(NO_CACHE)
+        return response

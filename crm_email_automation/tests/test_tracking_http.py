@@ -1,0 +1,208 @@
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import lxml.html
+from freezegun import freeze_time
+
+from odoo.tests import tagged
+
+from .common import body_text, warm_up_http_statics
+from .test_unsubscribe_http import HttpPolicyCommon
+
+OFFER = "https://shop.example.com/offer?ref=mail"
+TERMS = "https://shop.example.com/terms"
+BODY = (
+    "<p>Hello <t t-out='object.name'/>, see <a href='https://shop.example.com/offer?ref=mail'>our offer</a>"
+    " and the <a href='https://shop.example.com/terms'>terms</a>.</p>"
+    "<p><a href='mailto:sales@example.com'>Write</a>, <a href='tel:+48221234567'>call</a>,"
+    " <a href='#top'>top</a>, <a href='https://lists.example.com/unsubscribe?u=1'>their list</a>.</p>"
+)
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+
+
+@tagged("post_install", "-at_install")
+class TestTrackingHttp(HttpPolicyCommon):
+    """A sent e-mail's pixel and tracked links, fetched from the message as a mail client
+    does, through Odoo's HTTP server."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        warm_up_http_statics()
+        cls.config.set_param("crm_email_automation.quiet_hours", False)
+        cls.grant(cls, cls.partner_pl | cls.partner_en)
+        cls.template_links = cls._create_template(
+            "res.partner", subject="Our offer", subject_pl="Nasza oferta", body=BODY, body_pl=BODY
+        )
+
+    def send(self, partner, category="marketing", ago=timedelta(minutes=10), **values):
+        """Send the e-mail with links to `partner`, `ago` before now; return the trace and
+        the HTML that reached the SMTP server."""
+        scenario = self.create_scenario(
+            name=f"Offer {category}",
+            category=category,
+            steps=[{"name": "Offer", "trigger_type": "begin", "mail_template_id": self.template_links.id}],
+            **values,
+        )
+        with freeze_time(datetime.now() - ago):
+            scenario._enrol(partner.ids)
+            self.run_queue()
+        (message,) = self.assertSentTo(partner.email)
+        trace = scenario.participant_ids.trace_ids
+        self.assertEqual(trace.state, "sent")
+        return scenario, trace, lxml.html.fromstring(body_text(message))
+
+    def path(self, url):
+        self.assertTrue(url.startswith(self.base_url()), f"{url} points at this server")
+        parts = urlsplit(url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def links(self, html):
+        return {node.text: node.get("href") for node in html.iter("a")}
+
+    def pixel(self, html):
+        (pixel,) = [img.get("src") for img in html.iter("img") if img.get("src", "").endswith("/open.gif")]
+        return pixel
+
+    def fetch(self, url, head=False, agent=BROWSER):
+        return self.url_open(self.path(url), head=head, allow_redirects=False, headers={"User-Agent": agent})
+
+    def events(self, trace):
+        self.env.invalidate_all()
+        return sorted(trace.event_ids.mapped("event_type"))
+
+    # ------------------------------------------------------------------
+
+    def test_pixel_and_link_fetched_by_a_mail_client_record_human_open_and_click(self):
+        scenario, trace, html = self.send(self.partner_pl)
+        links = self.links(html)
+        offer, terms = links["our offer"], links["terms"]
+        self.assertIn("/email_automation/r/", offer)
+        self.assertNotEqual(offer, terms)
+
+        response = self.fetch(self.pixel(html))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.headers["Content-Type"], "image/gif")
+        self.assertIn("no-store", response.headers["Cache-Control"])
+        self.assertEqual(response.content[:6], b"GIF89a")
+        self.assertEqual(self.events(trace), ["open"])
+        self.assertTrue(trace.opened_at)
+        self.assertFalse(trace.clicked_at)
+
+        response = self.fetch(offer)
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(response.headers["Location"], OFFER)
+        self.assertIn("no-store", response.headers["Cache-Control"])
+        self.assertEqual(self.events(trace), ["click", "open"])
+        click = trace.event_ids.filtered(lambda e: e.event_type == "click")
+        self.assertEqual(click.url, OFFER)
+        self.assertFalse(click.provider_id)
+        self.assertTrue(trace.clicked_at)
+        self.assertEqual((trace.open_count, trace.click_count), (1, 1))
+        self.assertEqual((trace.machine_open_count, trace.machine_click_count), (0, 0))
+        # link_tracker counts the person's click on its tracker.
+        tracker = self.env["link.tracker"].search([("url", "=", OFFER)])
+        self.assertEqual(tracker.count, 1)
+
+        scenario.invalidate_recordset()
+        self.assertEqual(scenario.mail_sent_count, 1)
+        self.assertEqual((scenario.opened_ratio, scenario.clicked_ratio), (100.0, 100.0))
+        self.assertEqual((scenario.human_open_count, scenario.human_click_count), (1, 1))
+        self.assertEqual((scenario.machine_open_count, scenario.machine_click_count), (0, 0))
+        # The chatter keeps the e-mail as written: a colleague reading it is not the recipient.
+        self.assertNotIn("open.gif", str(trace.mail_message_id.body))
+        self.assertIn(OFFER.replace("&", "&amp;"), str(trace.mail_message_id.body))
+
+    def test_unsubscribe_mailto_tel_anchor_and_foreign_unsubscribe_links_are_not_rewritten(self):
+        _scenario, trace, html = self.send(self.partner_en)
+        links = self.links(html)
+        self.assertEqual(links["Write"], "mailto:sales@example.com")
+        self.assertEqual(links["call"], "tel:+48221234567")
+        self.assertEqual(links["top"], "#top")
+        self.assertEqual(links["their list"], "https://lists.example.com/unsubscribe?u=1")
+        (unsubscribe,) = [href for href in links.values() if "/email_automation/unsubscribe/" in href]
+        self.assertNotIn("/email_automation/r/", unsubscribe)
+        # The unsubscribe page still answers directly.
+        self.assertEqual(self.fetch(unsubscribe).status_code, 200)
+        self.assertEqual(self.events(trace), [])
+
+    def test_forged_or_altered_tracking_urls_never_redirect(self):
+        _scenario, trace, html = self.send(self.partner_pl)
+        offer = self.path(self.links(html)["our offer"])
+        prefix, code, trace_id, signature = offer.rsplit("/", 3)
+        other_trace = self.send(self.partner_en)[1]
+        # An attacker's own link tracker, to a URL of their choice.
+        evil = self.env["link.tracker"].create({"url": "https://evil.example.net/phish", "title": "x"})
+        evil_code = self.env["link.tracker.code"].search([("link_id", "=", evil.id)]).code
+        forged = [
+            f"{prefix}/{code}/{trace_id}/{'0' * len(signature)}",
+            f"{prefix}/{code}/{trace_id}/{signature[:-1]}{'a' if signature[-1] != 'a' else 'b'}",
+            f"{prefix}/{code}/{other_trace.id}/{signature}",
+            f"{prefix}/{evil_code}/{trace_id}/{signature}",
+            f"{prefix}/{code}/{trace_id}/{signature}x",
+        ]
+        for path in forged:
+            response = self.url_open(path, allow_redirects=False)
+            self.assertEqual(response.status_code, 404, path)
+            self.assertNotIn("Location", response.headers, path)
+        # A forged pixel answers the same image and records nothing.
+        pixel = self.path(self.pixel(html))
+        response = self.url_open(pixel.replace(f"/{trace.id}/", f"/{other_trace.id}/"))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.events(trace) + self.events(other_trace), [])
+        self.assertEqual(evil.count, 0)
+
+    def test_tracking_off_sends_no_pixel_and_the_original_links(self):
+        scenario, _trace, html = self.send(self.partner_pl, category="transactional")
+        self.assertFalse(scenario.is_tracking_enabled, "off by default for transactional e-mail")
+        links = self.links(html)
+        self.assertEqual((links["our offer"], links["terms"]), (OFFER, TERMS))
+        self.assertFalse([img for img in html.iter("img") if "open.gif" in (img.get("src") or "")])
+        marketing_off = self.send(self.partner_en, is_tracking_enabled=False)[2]
+        self.assertEqual(self.links(marketing_off)["our offer"], OFFER)
+        self.assertNotIn("open.gif", lxml.html.tostring(marketing_off, encoding="unicode"))
+        self.assertFalse(self.env["link.tracker"].search([("url", "in", [OFFER, TERMS])]))
+
+    def test_prefetch_scanner_and_head_are_machine_events_kept_out_of_the_rates(self):
+        # Fetched at once after sending: a privacy proxy's prefetch and a scanner's click.
+        scenario, trace, html = self.send(self.partner_pl, ago=timedelta(seconds=2))
+        links = self.links(html)
+        self.assertEqual(self.fetch(self.pixel(html)).status_code, 200)
+        self.assertEqual(self.fetch(links["our offer"]).headers["Location"], OFFER)
+        self.assertEqual(self.events(trace), ["machine_click", "machine_open"])
+        self.assertFalse(trace.opened_at or trace.clicked_at)
+        self.assertEqual((trace.machine_open_count, trace.machine_click_count), (1, 1))
+
+        # Later: a scanner's user agent, a HEAD request, several links within seconds.
+        _scenario, later, html = self.send(self.partner_en)
+        links = self.links(html)
+        self.fetch(self.pixel(html), agent="Mozilla/5.0 (compatible; Barracuda Sentinel)")
+        self.assertEqual(self.fetch(links["our offer"], head=True).status_code, 302)
+        self.assertEqual(self.events(later), ["machine_click", "machine_open"])
+        self.assertEqual(self.fetch(links["terms"]).headers.get("Location"), TERMS)
+        self.assertEqual(self.events(later), ["machine_click", "machine_click", "machine_open"])
+        # Gmail's image proxy fetches when the person opens the e-mail: a human open.
+        self.fetch(
+            self.pixel(html),
+            agent="Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+        )
+        self.assertEqual(self.events(later), ["machine_click", "machine_click", "machine_open", "open"])
+        self.assertFalse(later.clicked_at)
+        self.assertEqual(self.env["link.tracker"].search([("url", "=", OFFER)]).count, 0)
+
+        scenario.invalidate_recordset()
+        self.assertEqual((scenario.opened_ratio, scenario.clicked_ratio), (0.0, 0.0))
+        self.assertEqual((scenario.machine_open_count, scenario.machine_click_count), (1, 1))
+
+    def test_tracking_routes_refuse_bodies_and_odd_parameters_without_error(self):
+        _scenario, trace, html = self.send(self.partner_pl)
+        offer, pixel = self.path(self.links(html)["our offer"]), self.path(self.pixel(html))
+        for path in (offer, pixel):
+            # Only GET and HEAD: a POST (with a body) is refused before anything is read.
+            self.assertEqual(self.url_open(path, data={"x": "y" * 5000}, allow_redirects=False).status_code, 405)
+            # A parameter named like the controller's own arguments is no 500.
+            response = self.url_open(
+                f"{path}?self=1&trace_id=2&code=x", allow_redirects=False, headers={"User-Agent": BROWSER}
+            )
+            self.assertIn(response.status_code, (200, 302), path)
+        self.assertEqual(self.events(trace), ["click", "open"])
