@@ -31,3 +31,9 @@ from . import ir_http
 from . import email_automation_participant_removal
 from . import email_automation_document_mixin
 from . import sale_order
+from . import email_automation_participant_conversion
+from . import email_automation_goal_check
+from . import base_goal
+from . import email_automation_scenario_results
+from . import email_automation_step_results
+from . import res_config_settings_conversion

@@ -1,5 +1,7 @@
 from . import test_concurrency
 from . import test_consent_proof
+from . import test_conversion_end_to_end
+from . import test_conversions
 from . import test_demo_idle_quotation
 from . import test_document_smart_button
 from . import test_document_tour
@@ -18,6 +20,7 @@ from . import test_provider_sending
 from . import test_queue_wake_up
 from . import test_record_rules
 from . import test_sending
+from . import test_statistics_proportions
 from . import test_test_mode_mail
 from . import test_triggers
 from . import test_ui_tour

@@ -1,0 +1,32 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from .email_automation_participant_conversion import DEFAULT_ATTRIBUTION_DAYS, DEFAULT_CONVERSION_DAYS
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    email_automation_attribution_days = fields.Integer(
+        string="Attribution Window (days)",
+        config_parameter="crm_email_automation.attribution_days",
+        default=DEFAULT_ATTRIBUTION_DAYS,
+        help="A conversion is attributed to the last e-mail opened or clicked this many days before it "
+        "(last touch); without such a touch it counts for the scenario but no step gets it.",
+    )
+    email_automation_conversion_days = fields.Integer(
+        string="Conversion Window (days)",
+        config_parameter="crm_email_automation.conversion_days",
+        default=DEFAULT_CONVERSION_DAYS,
+        help="A participant that went through every step still converts when its record reaches the goal "
+        "within this many days of its enrolment, held-out participants alike. Make it at least as long "
+        "as the scenario.",
+    )
+
+    @api.constrains("email_automation_attribution_days", "email_automation_conversion_days")
+    def _check_conversion_windows(self):
+        for settings in self:
+            if not 0 < settings.email_automation_attribution_days <= 365:
+                raise ValidationError(self.env._("The attribution window must be between 1 and 365 days."))
+            if not 0 < settings.email_automation_conversion_days <= 3650:
+                raise ValidationError(self.env._("The conversion window must be between 1 and 3650 days."))
