@@ -31,7 +31,7 @@ from . import ir_http
 from . import email_automation_participant_removal
 from . import email_automation_document_mixin
 from . import sale_order
-from . import email_automation_participant_conversion
+from . import email_automation_participant_results
 from . import email_automation_goal_check
 from . import base_goal
 from . import email_automation_scenario_results

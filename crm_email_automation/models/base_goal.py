@@ -7,7 +7,7 @@ class Base(models.AbstractModel):
     queues a goal check, so that the conversion is recorded at the queue's next run (woken
     at commit) instead of at the participant's next step, or never after its last one."""
 
-    _inherit = "base"
+    _inherit = "base"  # pylint: disable=consider-merging-classes-inherited
 
     def write(self, vals):
         result = super().write(vals)

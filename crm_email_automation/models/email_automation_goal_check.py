@@ -27,7 +27,9 @@ class EmailAutomationGoalCheck(models.Model):
         checks = self.sudo().search([], limit=limit)
         by_scenario = defaultdict(dict)
         for check in checks:
-            by_scenario[check.scenario_id].setdefault(check.res_id, check.changed_at)
+            # The last change of the record counts: an earlier unrelated write must not
+            # date the conversion back.
+            by_scenario[check.scenario_id][check.res_id] = check.changed_at
         Participant = self.env["email.automation.participant"]
         converted = Participant.browse()
         for scenario, reached_at in by_scenario.items():

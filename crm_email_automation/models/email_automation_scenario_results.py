@@ -31,7 +31,7 @@ class EmailAutomationScenario(models.Model):
     """The scenario's results: conversions and revenue of the mailed participants, their
     attribution to steps, and the uplift against the holdout. Computed, never stored."""
 
-    _inherit = "email.automation.scenario"
+    _inherit = "email.automation.scenario"  # pylint: disable=consider-merging-classes-inherited
 
     currency_id = fields.Many2one(related="company_id.currency_id", string="Currency")
     conversion_count = fields.Integer(

@@ -4,7 +4,7 @@ from odoo import fields, models
 
 
 class EmailAutomationStep(models.Model):
-    _inherit = "email.automation.step"
+    _inherit = "email.automation.step"  # pylint: disable=consider-merging-classes-inherited
 
     currency_id = fields.Many2one(related="scenario_id.company_id.currency_id", string="Currency")
     attributed_conversion_count = fields.Integer(

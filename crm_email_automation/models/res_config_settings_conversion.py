@@ -1,11 +1,11 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from .email_automation_participant_conversion import DEFAULT_ATTRIBUTION_DAYS, DEFAULT_CONVERSION_DAYS
+from .email_automation_participant_results import DEFAULT_ATTRIBUTION_DAYS, DEFAULT_CONVERSION_DAYS
 
 
 class ResConfigSettings(models.TransientModel):
-    _inherit = "res.config.settings"
+    _inherit = "res.config.settings"  # pylint: disable=consider-merging-classes-inherited
 
     email_automation_attribution_days = fields.Integer(
         string="Attribution Window (days)",

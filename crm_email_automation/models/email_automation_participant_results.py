@@ -6,7 +6,14 @@ from odoo.exceptions import AccessError
 # The human engagement that makes a touch (machine opens and link scanners do not).
 TOUCH_EVENT_TYPES = ("open", "click")
 # Written by the module only: a user cannot forge a conversion or its revenue.
-CONVERSION_FIELDS = {"converted_at", "conversion_trace_id", "conversion_step_id", "revenue", "currency_id"}
+CONVERSION_FIELDS = {
+    "converted_at",
+    "conversion_trace_id",
+    "conversion_step_id",
+    "preceding_step_id",
+    "revenue",
+    "currency_id",
+}
 DEFAULT_ATTRIBUTION_DAYS = 7
 DEFAULT_CONVERSION_DAYS = 30
 
@@ -16,7 +23,7 @@ class EmailAutomationParticipant(models.Model):
     touch within the attribution window) and the revenue it brought, in the company
     currency."""
 
-    _inherit = "email.automation.participant"
+    _inherit = "email.automation.participant"  # pylint: disable=consider-merging-classes-inherited
 
     conversion_trace_id = fields.Many2one(
         "email.automation.trace",
@@ -34,6 +41,13 @@ class EmailAutomationParticipant(models.Model):
         index="btree_not_null",
         help="The step of the attributed e-mail. Empty for a conversion without an open or click "
         "within the attribution window: the conversion counts, no step gets it.",
+    )
+    preceding_step_id = fields.Many2one(
+        "email.automation.step",
+        string="Step Before Conversion",
+        readonly=True,
+        ondelete="set null",
+        help="The last step done for the participant before it converted, whether or not its e-mail was opened.",
     )
     currency_id = fields.Many2one(related="company_id.currency_id", string="Currency")
     revenue = fields.Monetary(
@@ -117,6 +131,7 @@ class EmailAutomationParticipant(models.Model):
         # already reached the goal converts at once).
         when = {p.id: max(p.enrolled_at, min(reached_at.get(p.id) or now, p.converted_at or now)) for p in self}
         touches = self._last_touches(when)
+        preceding = self._preceding_traces(when)
         revenue = self._conversion_revenue()
         # sudo: the conversion fields are the module's to write (see write()).
         for participant in self.sudo():
@@ -126,6 +141,7 @@ class EmailAutomationParticipant(models.Model):
                     "converted_at": when[participant.id],
                     "conversion_trace_id": trace.id if trace else False,
                     "conversion_step_id": trace.step_id.id if trace else False,
+                    "preceding_step_id": preceding[participant.id].step_id.id if participant.id in preceding else False,
                     "revenue": revenue.get(participant.id, 0.0),
                 }
             )
@@ -159,6 +175,25 @@ class EmailAutomationParticipant(models.Model):
             if participant_id not in touches and converted_at - window <= event.occurred_at <= converted_at:
                 touches[participant_id] = event.trace_id
         return touches
+
+    def _preceding_traces(self, when):
+        """{participant id: its last trace done (sent) before `when[participant id]`}."""
+        # sudo: the queue's traces of this batch only.
+        traces = (
+            self.env["email.automation.trace"]
+            .sudo()
+            .search_fetch(
+                [("participant_id", "in", self.ids), ("state", "=", "sent"), ("sent_at", "<=", max(when.values()))],
+                ["participant_id", "sent_at", "step_id"],
+                order="sent_at desc, id desc",
+            )
+        )
+        preceding = {}
+        for trace in traces:
+            participant_id = trace.participant_id.id
+            if participant_id not in preceding and trace.sent_at <= when[participant_id]:
+                preceding[participant_id] = trace
+        return preceding
 
     def _conversion_revenue(self):
         """{participant id: revenue in its company's currency}: a confirmed order's untaxed
