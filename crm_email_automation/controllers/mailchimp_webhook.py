@@ -6,6 +6,7 @@ from odoo import http, tools
 from odoo.http import request
 
 from ..models.res_company import MAILCHIMP_WEBHOOK_ROUTE
+from .request_limits import body_limit
 
 _logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class MailchimpWebhookController(http.Controller):
         csrf=False,  # Mailchimp posts without a session; the secret in the URL is the proof.
         save_session=False,
         sitemap=False,
+        **body_limit(MAX_BODY),
     )
     def mailchimp_webhook(self, secret, **kwargs):
         try:
@@ -81,6 +83,11 @@ class MailchimpWebhookController(http.Controller):
         if self._field(form, "data[list_id]") != company.sudo().email_automation_mailchimp_list_id:
             raise BadRequest(400, "unknown data[list_id]")
         reason = self._field(form, "data[reason]", required=False)[:100]
+        if not self._is_member(company, email):
+            # The audience speaks for its members only: an address this company never
+            # pushed there (a contact sharing the audience's address book elsewhere, or a
+            # forged event) is not withdrawn nor suppressed on its word.
+            return request.make_json_response({"status": "ignored", "reason": "not an audience member"})
         partners = request.env["email.automation.audience.member"]._mailchimp_webhook(
             company, event_type, email, reason=reason
         )
@@ -104,6 +111,11 @@ class MailchimpWebhookController(http.Controller):
         if not found:
             raise BadRequest(403, "invalid secret")
         return found
+
+    def _is_member(self, company, email):
+        # sudo: the sync's bookkeeping of what the audience holds; the route has no user.
+        Member = request.env["email.automation.audience.member"].sudo()
+        return bool(Member.search_count([("company_id", "=", company.id), ("email", "=", email)], limit=1))
 
     def _form(self):
         http_request = request.httprequest

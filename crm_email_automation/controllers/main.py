@@ -4,6 +4,7 @@ from odoo import http, tools
 from odoo.http import request
 
 from ..models.res_partner import DOI_SCOPE
+from .request_limits import PAGE, PAGE_LIMIT, body_limit
 
 _logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class EmailAutomationController(http.Controller):
         sitemap=False,
         website=True,
         multilang=False,
+        **body_limit(PAGE_LIMIT, PAGE),
     )
     def unsubscribe(self, token, **kwargs):
         trace = self._unsubscribe_trace(token)
@@ -165,6 +167,7 @@ class EmailAutomationController(http.Controller):
         sitemap=False,
         website=True,
         multilang=False,
+        **body_limit(PAGE_LIMIT, PAGE),
     )
     def consent_confirm(self, token, **kwargs):
         partner, payload = self._consent_partner(token)

@@ -1,13 +1,15 @@
 import logging
+import secrets
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from odoo import http
 from odoo.http import request
 
-from ..models.email_automation_provider import WEBHOOK_ROUTES
+from ..models.email_automation_provider import WEBHOOK_FIELDS, WEBHOOK_ROUTES
 from ..providers import brevo_webhook, mandrill_webhook
 from ..providers.webhook_events import WebhookError
+from .request_limits import body_limit
 
 _logger = logging.getLogger(__name__)
 
@@ -22,7 +24,7 @@ class EmailAutomationWebhooks(http.Controller):
     reason, never a 500, and writes nothing. Answers never echo secrets or payloads.
     """
 
-    @http.route(WEBHOOK_ROUTES["brevo"] % "<int:provider_id>", **ROUTE_OPTIONS)
+    @http.route(WEBHOOK_ROUTES["brevo"] % "<int:provider_id>", **ROUTE_OPTIONS, **body_limit(brevo_webhook.MAX_BODY))
     def brevo_webhook(self, provider_id, **_fields):
         try:
             self._check_method("POST")
@@ -41,14 +43,14 @@ class EmailAutomationWebhooks(http.Controller):
         return self._ingest(provider, events)
 
     @http.route(
-        WEBHOOK_ROUTES["mandrill"] % "<int:provider_id>", max_content_length=mandrill_webhook.MAX_BODY, **ROUTE_OPTIONS
+        WEBHOOK_ROUTES["mandrill"] % "<int:provider_id>", **ROUTE_OPTIONS, **body_limit(mandrill_webhook.MAX_BODY)
     )
     def mandrill_webhook(self, provider_id, **_fields):
         http_request = request.httprequest
         try:
             if http_request.method == "HEAD":
-                # Mandrill checks the URL answers before it creates the webhook.
-                self._provider("mandrill", provider_id)
+                # Mandrill checks the URL answers before it creates the webhook. Any id
+                # answers: which ones exist is nobody's business.
                 return request.make_response("", status=200)
             self._check_method("POST", "HEAD")
             provider, settings = self._provider("mandrill", provider_id)
@@ -63,7 +65,7 @@ class EmailAutomationWebhooks(http.Controller):
             mandrill_webhook.check_signature(
                 http_request.headers.get("X-Mandrill-Signature"),
                 settings["webhook_key"],
-                provider._mandrill_signed_url(),
+                provider._mandrill_signed_url() if provider else settings["webhook_url"],
                 fields,
             )
             events = mandrill_webhook.parse(fields)
@@ -78,12 +80,19 @@ class EmailAutomationWebhooks(http.Controller):
     def _provider(self, kind, provider_id):
         """The active provider of that kind, as superuser (the caller is anonymous and the
         webhook secrets are system-only fields), and its webhook settings (cached, see
-        `_webhook_settings`); WebhookError 404 if there is none."""
+        `_webhook_settings`).
+
+        An unknown id gets no provider and secrets nobody knows, drawn anew: its requests
+        go through the same checks and fail them with the same answers as wrong
+        credentials do, so that nobody learns which ids exist.
+        """
         # sudo: the route is public; it only reads the provider's webhook settings.
         Provider = request.env["email.automation.provider"].sudo()
         settings = Provider._webhook_settings(provider_id, kind)
         if settings is None:
-            raise WebhookError("unknown webhook", status=404)
+            return Provider, {name: secrets.token_urlsafe(32) for name in WEBHOOK_FIELDS[kind]}
+        if not any(settings.values()):
+            _logger.info("Webhook of provider %s: no credentials configured, every request is refused", provider_id)
         return Provider.browse(provider_id), settings
 
     def _check_method(self, *allowed):

@@ -321,3 +321,4 @@ class EmailAutomationAudienceMember(models.Model):
     def action_retry(self):
         """Try the refused members again at the next sync (e.g. after fixing the audience)."""
         self.write({"failed_key": False, "attempted_at": False})
+        return True

@@ -2,7 +2,7 @@ import logging
 from collections import Counter, defaultdict
 from datetime import timezone
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.tools import SQL
 from odoo.tools.mail import unfold_references
 
@@ -40,6 +40,8 @@ FIRST_TIME_COLUMNS = {
 # The event types that change a trace, a suppression or a consent (see _apply_effects);
 # the others (sent, deferred, blocked, rejected, error, reply) are only recorded.
 EFFECT_TYPES = {*FIRST_TIME_COLUMNS, "machine_open", "spam", "unsubscribe"}
+# An event whose message went to several recipients and that names none of them alone.
+AMBIGUOUS = object()
 TRACKING_COLUMNS = (
     "delivered_at",
     "opened_at",
@@ -49,6 +51,17 @@ TRACKING_COLUMNS = (
     "machine_open_count",
     "click_count",
 )
+
+
+def _addresses(email_to):
+    """The normalized addresses of a trace's recipient field."""
+    return set(tools.email_normalize_all(email_to or ""))
+
+
+def _is_for(event, addresses):
+    """Whether `event` may concern a trace sent to `addresses`: it names one of them, or
+    no address at all."""
+    return not event.email or tools.email_normalize(event.email) in addresses
 
 
 class EmailAutomationEvent(models.Model):
@@ -113,8 +126,9 @@ class EmailAutomationEvent(models.Model):
     @api.model
     def _match_traces(self, provider, events):
         """The trace id of each event (or None): by the provider's message id (stored with
-        or without angle brackets), else by the trace id the e-mail carried, if that trace
-        was sent through this provider."""
+        or without angle brackets) and, when that message went to several recipients, the
+        event's address; else by the trace id the e-mail carried, if that trace was sent
+        through this provider."""
         self.env.flush_all()
         message_ids = {event.message_id for event in events}
         candidates = list(message_ids | {f"<{message_id}>" for message_id in message_ids})
@@ -132,33 +146,57 @@ class EmailAutomationEvent(models.Model):
         )
         by_message_id = defaultdict(list)
         for trace_id, message_id, email_to in self.env.cr.fetchall():
-            by_message_id[message_id.strip().strip("<>").strip()].append((trace_id, (email_to or "").lower()))
+            by_message_id[message_id.strip().strip("<>").strip()].append((trace_id, _addresses(email_to)))
 
         def by_message(event):
+            """The trace id, None when the message id is unknown, AMBIGUOUS when the
+            event's address is not exactly one of the message's recipients."""
             traces = by_message_id.get(event.message_id)
             if not traces:
                 return None
-            # One message id for several recipients: the event's address tells which.
-            email = (event.email or "").lower()
-            return next((trace_id for trace_id, email_to in traces if email and email in email_to), traces[0][0])
+            if len(traces) == 1 and _is_for(event, traces[0][1]):
+                return traces[0][0]
+            # One message id for several recipients: the event's address tells which, or
+            # the event is dropped; filed under another recipient it would bounce,
+            # suppress or unsubscribe the wrong person.
+            email = tools.email_normalize(event.email or "")
+            found = [trace_id for trace_id, addresses in traces if email and email in addresses]
+            return found[0] if len(found) == 1 else AMBIGUOUS
 
         matched = [by_message(event) for event in events]
-        refs = {event.trace_ref for event, trace_id in zip(events, matched, strict=True) if not trace_id}
+        # The trace id the e-mail carried is a fallback for unknown message ids only: an
+        # ambiguous event stays dropped.
+        refs = {event.trace_ref for event, trace_id in zip(events, matched, strict=True) if trace_id is None}
         refs.discard(None)
         if refs:
             self.env.cr.execute(
                 SQL(
-                    "SELECT id FROM email_automation_trace WHERE id = ANY(%(ids)s) AND provider_id = %(provider)s",
+                    """
+                    SELECT id, email_to FROM email_automation_trace
+                     WHERE id = ANY(%(ids)s) AND provider_id = %(provider)s
+                    """,
                     ids=list(refs),
                     provider=provider.id,
                 )
             )
-            sent_here = {row[0] for row in self.env.cr.fetchall()}
+            # The trace id rides along with every copy of a message sent to several
+            # addresses (Mandrill's metadata): the event's address must be the trace's.
+            sent_here = {trace_id: _addresses(email_to) for trace_id, email_to in self.env.cr.fetchall()}
             matched = [
-                trace_id or (event.trace_ref if event.trace_ref in sent_here else None)
+                trace_id
+                if trace_id is not None
+                else (
+                    event.trace_ref
+                    if event.trace_ref in sent_here and _is_for(event, sent_here[event.trace_ref])
+                    else None
+                )
                 for event, trace_id in zip(events, matched, strict=True)
             ]
-        return matched
+        if AMBIGUOUS in matched:
+            _logger.info(
+                "Provider %s reported events naming no single recipient of their e-mail: dropped.", provider.id
+            )
+        return [None if trace_id is AMBIGUOUS else trace_id for trace_id in matched]
 
     @api.model
     def _insert_events(self, provider, known):

@@ -148,6 +148,7 @@ class EmailAutomationParticipant(models.Model):
 
     def action_cancel(self):
         self.filtered(lambda p: p.state == "running")._end("cancelled", "manual")
+        return True
 
     def action_open_record(self):
         self.ensure_one()

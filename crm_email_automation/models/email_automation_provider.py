@@ -3,10 +3,7 @@ import logging
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError, UserError, ValidationError
-
-from ..providers import get_client
-from ..providers.common import TIMEOUT, UNREACHABLE
+from odoo.exceptions import ValidationError
 
 _logger = logging.getLogger(__name__)
 
@@ -28,6 +25,9 @@ WEBHOOK_ROUTES = {
 # Credentials and webhook secrets: read and written by system administrators only, never
 # exported, never copied.
 SECRET = {"groups": "base.group_system", "copy": False, "exportable": False}
+# What decides where the key goes (and what a webhook's signature covers): set by system
+# administrators only (see email_automation_provider_destination.py), never copied.
+DESTINATION = {"groups": "base.group_system", "copy": False}
 # What each kind's webhook reads of its provider: checked on every request, so cached.
 WEBHOOK_FIELDS = {
     "brevo": ("webhook_token", "webhook_username", "webhook_password"),
@@ -77,7 +77,10 @@ class EmailAutomationProvider(models.Model):
         compute="_compute_api_base_url",
         store=True,
         readonly=False,
-        help="The provider's API endpoint. Change it only for a proxy or a test server.",
+        help="The provider's API endpoint, where the API key is sent. Only the provider's official hosts are "
+        "accepted, unless a system administrator allows others (system parameter "
+        "crm_email_automation.provider_allowed_hosts). Changing it clears the API key.",
+        **DESTINATION,
     )
     api_key = fields.Char(string="API Key", **SECRET)
     timeout = fields.Integer(string="Timeout (seconds)", default=10)
@@ -108,6 +111,7 @@ class EmailAutomationProvider(models.Model):
     webhook_url = fields.Char(
         string="Webhook URL at the Provider",
         help="The URL exactly as configured at Mandrill: its signature covers it. Empty: the webhook URL above.",
+        **DESTINATION,
     )
 
     scenario_ids = fields.One2many("email.automation.scenario", "provider_id")
@@ -139,12 +143,6 @@ class EmailAutomationProvider(models.Model):
             )
             if others:
                 raise ValidationError(self.env._("Only one provider per company can be the default."))
-
-    @api.constrains("kind", "api_base_url")
-    def _check_api_base_url(self):
-        for provider in self.filtered(lambda p: p.kind != "smtp"):
-            if not (provider.api_base_url or "").startswith(("https://", "http://")):
-                raise ValidationError(self.env._("The API base URL must start with https:// or http://."))
 
     @api.model
     def _get_default(self, company):
@@ -213,21 +211,6 @@ class EmailAutomationProvider(models.Model):
         return result
 
     # ------------------------------------------------------------------
-    # API access
-    # ------------------------------------------------------------------
-
-    def _get_client(self):
-        """The API client of this provider (None for SMTP), holding its key.
-
-        Private: the client carries the secret and must never reach a user.
-        """
-        self.ensure_one()
-        # sudo: the API key is readable by system administrators only, yet the queue (and a
-        # manager's connection test) must use it; it never leaves this client.
-        provider = self.sudo()
-        return get_client(provider.kind, provider.api_base_url, provider.api_key, provider.timeout)
-
-    # ------------------------------------------------------------------
     # Authentication failures: pause and alert once
     # ------------------------------------------------------------------
 
@@ -270,71 +253,11 @@ class EmailAutomationProvider(models.Model):
             subtype_xmlid="mail.mt_comment",
         )
 
-    # ------------------------------------------------------------------
-    # Connection test
-    # ------------------------------------------------------------------
-
-    def action_test_connection(self):
-        """Call the provider and tell the user whether it answers and accepts the credentials."""
-        self.ensure_one()
-        if not self.env.user.has_group("crm_email_automation.group_manager"):
-            raise AccessError(self.env._("Only e-mail automation managers can test providers."))
-        success, message = self._test_connection()
-        self.write({"last_test_at": fields.Datetime.now(), "last_test_result": message})
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Connection test succeeded") if success else self.env._("Connection test failed"),
-                "message": message,
-                "type": "success" if success else "danger",
-                "sticky": not success,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
-
-    def _test_connection(self):
-        """(success, message in the user's words): the provider's own message on failure."""
-        if self.kind == "smtp":
-            return self._test_smtp_connection()
-        outcome = self._get_client().test_connection()
-        if outcome.accepted:
-            if outcome.detail:
-                return True, self.env._("Connected: %(account)s", account=outcome.detail)
-            return True, self.env._("Connected.")
-        if outcome.error:
-            return False, self._describe_failure(outcome)
-        return False, self.env._("The provider answered: %(detail)s", detail=outcome.detail)
-
-    def _describe_failure(self, outcome):
-        """A failed call in the user's words: the provider's own message when it answered."""
-        self.ensure_one()
-        if outcome.error == TIMEOUT:
-            return self.env._("No answer from the provider within %(seconds)s seconds.", seconds=self.timeout)
-        if outcome.error == UNREACHABLE:
-            return self.env._(
-                "Cannot reach the provider at %(url)s (%(error)s).", url=self.api_base_url, error=outcome.detail
-            )
-        return outcome.detail
-
-    def _test_smtp_connection(self):
-        # sudo: outgoing mail servers are configured by administrators; testing one is harmless.
-        IrMailServer = self.env["ir.mail_server"].sudo()
-        server = self.mail_server_id.sudo()
-        if not server:
-            servers = IrMailServer.search([("active", "=", True)], order="sequence")
-            sender = self.env.company.email or IrMailServer._get_default_from_address() or ""
-            server, _smtp_from = servers._find_mail_server(sender, mail_servers=servers)
-        if not server:
-            return False, self.env._("No outgoing mail server is configured.")
-        try:
-            server.test_smtp_connection()
-        except UserError as error:
-            return False, str(error)
-        return True, self.env._("Connected to %(server)s.", server=server.name)
-
     def action_pause(self):
         self.write({"state": "paused", "pause_reason": self.env._("Paused by %(user)s.", user=self.env.user.name)})
+        # A value, so that XML-RPC clients can call it.
+        return True
 
     def action_resume(self):
         self.write({"state": "active", "pause_reason": False, "auth_failure_count": 0})
+        return True

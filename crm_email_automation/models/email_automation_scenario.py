@@ -477,11 +477,13 @@ class EmailAutomationScenario(models.Model):
         drafts.write({"date_started": now, "time_checked_at": now})
         self.write({"state": "running"})
         self.env.ref("crm_email_automation.ir_cron_process_queue")._trigger()
+        return True
 
     def action_pause(self):
         if any(s.state != "running" for s in self):
             raise UserError(self.env._("Only a running scenario can be paused."))
         self.write({"state": "paused"})
+        return True
 
     def action_stop(self):
         if any(s.state not in ("running", "paused") for s in self):
@@ -492,11 +494,13 @@ class EmailAutomationScenario(models.Model):
         )
         participants._end("cancelled", "scenario_stopped")
         self.env["email.automation.enrolment"].search([("scenario_id", "in", self.ids)]).unlink()
+        return True
 
     def action_reset_to_draft(self):
         if any(s.state != "stopped" for s in self):
             raise UserError(self.env._("Only a stopped scenario can be reset to draft."))
         self.write({"state": "draft", "date_started": False, "date_stopped": False})
+        return True
 
     def action_run_due_steps(self):
         """Process the queue now instead of waiting for the scheduled action."""

@@ -369,8 +369,10 @@ class EmailAutomationTrace(models.Model):
 
     def action_cancel(self):
         self.filtered(lambda t: t.state == "scheduled")._finish("cancelled", "manual")
+        return True
 
     def action_retry(self):
         self.filtered(lambda t: t.state == "failed").write(
             {"state": "scheduled", "scheduled_at": fields.Datetime.now(), "reason": False, "reason_detail": False}
         )
+        return True

@@ -1,6 +1,8 @@
 from odoo import models
 from odoo.http import request
 
+from ..controllers import request_limits
+
 WEBHOOK_PREFIX = "/email_automation/webhook/"
 
 
@@ -22,6 +24,9 @@ class IrHttp(models.AbstractModel):
             # Provider webhooks are machine-to-machine JSON: no visitor language, website or
             # upload setting to prepare. Odoo's preparation reads them anew on every request
             # and costs more than ingesting the event itself.
-            request.dispatcher.pre_dispatch(rule, args)
-            return
-        super()._pre_dispatch(rule, args)
+            result = request.dispatcher.pre_dispatch(rule, args)
+        else:
+            result = super()._pre_dispatch(rule, args)
+        # The last step before Odoo parses the body (the dispatcher reads the form next).
+        request_limits.enforce(rule.endpoint.routing)
+        return result

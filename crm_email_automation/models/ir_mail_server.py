@@ -14,3 +14,4 @@ class IrMailServer(models.Model):
         if "smtp_authentication" in self._fields:
             values["smtp_authentication"] = "login"
         self.write(values)
+        return True

@@ -6,7 +6,7 @@ from markupsafe import Markup
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
-from ..providers import mailchimp
+from ..providers import hosts, mailchimp
 from ..providers.mailchimp import MailchimpClient, MailchimpError, default_base_url
 
 _logger = logging.getLogger(__name__)
@@ -310,14 +310,17 @@ class ResCompany(models.Model):
         )
         metadata = mailchimp.oauth_metadata(self._email_automation_mailchimp_oauth_url("metadata"), token, timeout)
         endpoint = metadata.get("api_endpoint")
-        if not (isinstance(endpoint, str) and endpoint.startswith(("https://", "http://"))):
-            endpoint = f"https://{metadata['dc']}.api.mailchimp.com"
+        base_url = f"{endpoint.rstrip('/')}/3.0" if isinstance(endpoint, str) else ""
+        if hosts.check_url(base_url, "mailchimp", self._email_automation_allowed_hosts()):
+            # Only a Mailchimp data center (or an allowed host) receives the token.
+            base_url = f"https://{metadata['dc']}.api.mailchimp.com/3.0"
+        # One write: a base URL written apart would clear the token (see res_company_mailchimp_destination.py).
         company.write(
             {
                 "email_automation_mailchimp_auth_method": "oauth",
                 "email_automation_mailchimp_oauth_token": token,
                 "email_automation_mailchimp_oauth_account": str(metadata.get("accountname") or metadata["dc"])[:100],
+                "email_automation_mailchimp_base_url": base_url,
             }
         )
-        company.email_automation_mailchimp_base_url = endpoint.rstrip("/") + "/3.0"
         _logger.info("E-mail automation: company %s connected to Mailchimp with OAuth2", company.id)

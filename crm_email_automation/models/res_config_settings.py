@@ -2,6 +2,9 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 WEEKDAY_FIELDS = [f"email_automation_send_day_{day}" for day in range(7)]
+# Integer settings whose 0 means something ("no cap", "kept forever"): Odoo's Settings drop
+# a parameter set to 0, and its default would come back.
+ZERO_MEANS_OFF = ("email_automation_frequency_cap_count", "email_automation_retention_months")
 
 
 class ResConfigSettings(models.TransientModel):
@@ -109,7 +112,7 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.email_automation_mailchimp_list_id", readonly=False
     )
     email_automation_mailchimp_base_url = fields.Char(
-        related="company_id.email_automation_mailchimp_base_url", readonly=False
+        related="company_id.email_automation_mailchimp_base_url", readonly=False, groups="base.group_system"
     )
     email_automation_mailchimp_webhook_url = fields.Char(
         related="company_id.email_automation_mailchimp_webhook_url", groups="base.group_system"
@@ -130,6 +133,9 @@ class ResConfigSettings(models.TransientModel):
         res = super().set_values()
         days = "".join(str(day) for day, name in enumerate(WEEKDAY_FIELDS) if self[name])
         self.env["ir.config_parameter"].sudo().set_param("crm_email_automation.send_days", days)
+        for name in ZERO_MEANS_OFF:
+            if not self[name]:
+                self.env["ir.config_parameter"].sudo().set_param(self._fields[name].config_parameter, "0")
         return res
 
     @api.constrains("email_automation_send_window_start", "email_automation_send_window_end")

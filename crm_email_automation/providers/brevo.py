@@ -1,6 +1,6 @@
 """Brevo transactional API v3: https://developers.brevo.com/reference/sendtransacemail"""
 
-from .common import ACCEPTED, TRANSIENT, Outcome, ProviderClient, classify_status
+from .common import ACCEPTED, TRANSIENT, Outcome, ProviderClient, account_label, classify_status
 
 SEND_PATH = "/smtp/email"
 ACCOUNT_PATH = "/account"
@@ -31,9 +31,12 @@ class BrevoClient(ProviderClient):
             return response
         body = self._json(response)
         if 200 <= response.status_code < 300:
-            account = body.get("email") or body.get("companyName") if isinstance(body, dict) else ""
-            return Outcome(ACCEPTED, detail=self.redact(account or ""))
-        return self._failure(response, body)
+            if not isinstance(body, dict) or not {"email", "companyName"} & body.keys():
+                return self._unexpected(response)
+            account = account_label(body.get("email")) or account_label(body.get("companyName"))
+            return Outcome(ACCEPTED, status=response.status_code, detail=self.redact(account))
+        code = body.get("code") if isinstance(body, dict) else None
+        return self._test_failure(response, self._failure(response, body).kind, code)
 
     def _payload(self, email):
         headers = dict(email.headers or {})
@@ -58,7 +61,8 @@ class BrevoClient(ProviderClient):
 
     def _failure(self, response, body):
         body = body if isinstance(body, dict) else {}
-        message = body.get("message") or (response.text or "").strip() or response.reason
+        # Brevo's JSON message, never a body of another kind (a proxy's page, say).
+        message = body.get("message") if isinstance(body.get("message"), str) else response.reason
         detail = self._error_detail(response, body.get("code"), message)
         kind = classify_status(response.status_code)
         retry_after = 0

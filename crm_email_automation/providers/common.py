@@ -1,6 +1,7 @@
 """What every provider client shares: the outcome of a call, its classification, and one
 keep-alive HTTP session per thread."""
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -15,9 +16,17 @@ AUTH = "auth"  # the credentials are refused: nothing this provider sends can su
 # Failures without an answer from the provider.
 TIMEOUT = "timeout"
 UNREACHABLE = "unreachable"
+# The base URL's host may not receive the credentials (see hosts.py): nothing was sent.
+HOST_NOT_ALLOWED = "host_not_allowed"
+# An answer that is not the provider API's (a connection test reached some other server).
+UNEXPECTED = "unexpected"
 
 # Longest provider message kept on a trace: enough to understand, not a whole HTML page.
 MAX_DETAIL = 500
+# What a connection test may show of an answer: an account name read from its documented
+# field, and an error code that looks like one ("unauthorized", "Invalid_Key").
+MAX_ACCOUNT = 100
+ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 
 _local = threading.local()
 
@@ -29,9 +38,11 @@ class Outcome:
     detail: str = ""
     # Seconds the provider asks us to wait before the next call (Brevo's rate limit reset).
     retry_after: float = 0
-    # Our own failures, without a provider message: TIMEOUT or UNREACHABLE; the models
-    # word them in the user's language.
+    # Our own failures, without a provider message: TIMEOUT, UNREACHABLE, HOST_NOT_ALLOWED
+    # or UNEXPECTED; the models word them in the user's language.
     error: str = ""
+    # The HTTP status of the answer, when there was one.
+    status: int = 0
 
     @property
     def accepted(self):
@@ -76,14 +87,31 @@ def classify_status(status_code):
     return PERMANENT
 
 
+def error_code(value):
+    """A provider's error code if `value` looks like one, else "" (never free text)."""
+    return value if isinstance(value, str) and ERROR_CODE.fullmatch(value) else ""
+
+
+def account_label(value):
+    """An account name read from a provider's answer: one printable line, short."""
+    if not isinstance(value, str):
+        return ""
+    return " ".join("".join(c if c.isprintable() else " " for c in value).split())[:MAX_ACCOUNT]
+
+
 class ProviderClient:
     """Base of the API clients: holds the endpoint, the key and the timeout, and never lets
-    the key out in what it returns."""
+    the key out in what it returns.
 
-    def __init__(self, base_url, api_key, timeout):
+    `refused` (a reason of hosts.check_url) makes every call fail at once, without a
+    request: the base URL's host may not receive the key.
+    """
+
+    def __init__(self, base_url, api_key, timeout, refused=None):
         self.base_url = (base_url or "").rstrip("/")
         self._api_key = api_key or ""
         self.timeout = timeout
+        self.refused = refused
 
     def __repr__(self):
         # Never the key: a client may end up in a traceback or a log line.
@@ -95,24 +123,38 @@ class ProviderClient:
         raise NotImplementedError
 
     def test_connection(self):
-        """Check the endpoint and the credentials; return an `Outcome` whose detail is the
-        provider's own words on failure."""
+        """Check the endpoint and the credentials; return an `Outcome` that says only what
+        was classified: on success the account name read from its documented field, on
+        failure the status and the provider's error code. Never the body: the base URL may
+        lead to a server that answers anything."""
         raise NotImplementedError
+
+    def _test_failure(self, response, kind, code=None):
+        return Outcome(kind, status=response.status_code, detail=self.redact(error_code(code)))
+
+    def _unexpected(self, response):
+        return Outcome(PERMANENT, status=response.status_code, error=UNEXPECTED)
 
     def _post(self, path, payload, headers=None):
         return self._request("POST", path, json=payload, headers=headers)
 
     def _request(self, method, path, **kwargs):
         """The HTTP answer, or an `Outcome` when the call did not get one."""
+        if self.refused:
+            return Outcome(TRANSIENT, error=HOST_NOT_ALLOWED)
         try:
-            return session().request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+            # Redirects are not followed: they would carry the key (a header or the body)
+            # to a host nobody allowed.
+            return session().request(
+                method, self.base_url + path, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
         except requests.Timeout:
             return Outcome(TRANSIENT, error=TIMEOUT, detail=f"timeout after {self.timeout} s")
         except requests.ConnectionError as error:
             # The exception's text names the host, never the key (sent in a header or body).
             return Outcome(TRANSIENT, error=UNREACHABLE, detail=self.redact(type(error).__name__))
         except requests.RequestException as error:
-            return Outcome(PERMANENT, detail=self.redact(f"{type(error).__name__}: {error}"))
+            return Outcome(PERMANENT, error=UNREACHABLE, detail=self.redact(type(error).__name__))
 
     def redact(self, text):
         """`text` cut to a readable length, with the API key masked should it appear in it

@@ -6,6 +6,7 @@ from .common import ACCEPTED, AUTH, PERMANENT, TRANSIENT, Outcome, ProviderClien
 # The documented paths (the older ".json" suffixed forms answer the same).
 SEND_PATH = "/messages/send"
 PING_PATH = "/users/ping2"
+PONG = "PONG!"  # what ping2 answers, in its "PING" field
 ACCEPTED_STATUSES = ("sent", "queued", "scheduled")
 # Error names that say the key is wrong: no e-mail of this provider can succeed.
 AUTH_ERRORS = ("Invalid_Key",)
@@ -35,8 +36,11 @@ class MandrillClient(ProviderClient):
             return response
         body = self._json(response)
         if 200 <= response.status_code < 300:
-            return Outcome(ACCEPTED, detail=self.redact(body.get("PING", "") if isinstance(body, dict) else body))
-        return self._failure(response, body)
+            if not (isinstance(body, dict) and body.get("PING") == PONG):
+                return self._unexpected(response)
+            return Outcome(ACCEPTED, status=response.status_code)
+        code = body.get("name") if isinstance(body, dict) else None
+        return self._test_failure(response, self._failure(response, body).kind, code)
 
     def _message(self, email):
         headers = dict(email.headers or {})
@@ -70,7 +74,8 @@ class MandrillClient(ProviderClient):
             if name in TRANSIENT_ERRORS:
                 return Outcome(TRANSIENT, detail=detail)
             return Outcome(PERMANENT, detail=detail)
-        detail = self._error_detail(response, "", (response.text or "").strip() or response.reason)
+        # Mandrill's JSON error, else the status only: never a body of another kind.
+        detail = self._error_detail(response, "", response.reason)
         if response.status_code == 429 or response.status_code >= 500:
             return Outcome(TRANSIENT, detail=detail)
         if response.status_code == 401:

@@ -45,12 +45,15 @@ class WebhookEvent:
         return datetime.fromtimestamp(self.occurred_ms // 1000, tz=timezone.utc).replace(tzinfo=None)
 
     def dedupe_key(self, provider_id):
-        """Same provider, message, event type and time (and link, for clicks): the same event.
+        """Same provider, message, recipient, event type and time (and link, for clicks):
+        the same event. The recipient counts: a message sent to several addresses has one
+        event per address.
 
         The normalized type is used, so that Brevo's `opened` and `unique_opened` for the
         same open count once.
         """
-        parts = [str(provider_id), self.message_id, self.event_type, str(self.occurred_ms)]
+        parts = [str(provider_id), self.message_id, (self.email or "").strip().lower(), self.event_type]
+        parts.append(str(self.occurred_ms))
         if self.event_type == "click":
             parts.append(self.url or "")
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -12,13 +12,18 @@ from . import test_kpi
 from . import test_mailchimp_oauth
 from . import test_mailchimp_sync
 from . import test_mailchimp_webhook
+from . import test_manager_role
+from . import test_manager_settings
 from . import test_policy
 from . import test_policy_property
 from . import test_polish
 from . import test_provider_round_trip
 from . import test_provider_sending
+from . import test_public_endpoints
 from . import test_queue_wake_up
 from . import test_record_rules
+from . import test_rpc_actions
+from . import test_security_providers
 from . import test_sending
 from . import test_statistics_proportions
 from . import test_test_mode_mail
@@ -27,4 +32,5 @@ from . import test_ui_tour
 from . import test_unsubscribe_http
 from . import test_validation
 from . import test_webhook_fuzz
+from . import test_webhook_recipients
 from . import test_webhooks

@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import tagged
 from odoo.tests.common import _super_send
 
+from ..providers.hosts import ALLOWED_HOSTS_PARAM
 from ..providers.mailchimp import default_base_url, member_hash
 from .common import EmailAutomationCommon
 from .mailchimp_server import MailchimpServer, capture_logs, problem
@@ -29,6 +30,10 @@ class MailchimpCommon(EmailAutomationCommon):
         cls.mailchimp = MailchimpServer().start()
         cls.addClassCleanup(cls.mailchimp.stop)
         cls.env["ir.config_parameter"].set_param("crm_email_automation.mailchimp_timeout", 1)
+        # The local stand-in is not a Mailchimp data center: allow it, and point at it
+        # before giving the key (a new base URL clears the key).
+        cls.env["ir.config_parameter"].set_param(ALLOWED_HOSTS_PARAM, "127.0.0.1")
+        cls.company.email_automation_mailchimp_base_url = cls.mailchimp.base_url
         cls.company.write(
             {
                 "email_automation_mailchimp_enabled": True,
@@ -36,7 +41,6 @@ class MailchimpCommon(EmailAutomationCommon):
                 "email_automation_mailchimp_list_id": LIST_ID,
             }
         )
-        cls.company.email_automation_mailchimp_base_url = cls.mailchimp.base_url
         cls.Member = cls.env["email.automation.audience.member"]
         # Whatever the database already holds is pushed now: each test starts in step.
         cls.Member._sync_company(cls.company)

@@ -12,6 +12,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import common as odoo_test_common
 from odoo.tests import tagged
 
+from ..providers.hosts import ALLOWED_HOSTS_PARAM
 from .common import EmailAutomationCommon, body_text
 from .provider_server import ProviderServer, Reply, mandrill_signature
 
@@ -25,6 +26,8 @@ class ProviderCommon(EmailAutomationCommon):
         cls.server = ProviderServer(api_key=API_KEY).start()
         cls.addClassCleanup(cls.server.stop)
         cls.env["ir.config_parameter"].set_param("crm_email_automation.quiet_hours", False)
+        # The local stand-ins are not official Brevo or Mandrill hosts: allow them.
+        cls.env["ir.config_parameter"].set_param(ALLOWED_HOSTS_PARAM, "127.0.0.1")
         Provider = cls.env["email.automation.provider"]
         cls.brevo = Provider.create(
             {"name": "Brevo", "kind": "brevo", "api_base_url": cls.server.brevo_url, "api_key": API_KEY, "timeout": 1}
@@ -344,13 +347,14 @@ class TestProviderConnection(ProviderCommon):
         self.assertTrue(self.brevo.last_test_at)
         self.assertIn("owner@example.com", self.brevo.last_test_result)
 
-    def test_brevo_connection_failure_shows_the_providers_message_without_the_key(self):
+    def test_brevo_connection_failure_is_classified_without_the_key(self):
         self.brevo.api_key = "wrong-key-123"
         action = self.brevo.with_user(self.user_manager).action_test_connection()
         self.assertEqual(action["params"]["type"], "danger")
-        self.assertIn("Key not found", action["params"]["message"])
+        # Classified, never the provider's text: HTTP 401 and Brevo's error code.
+        self.assertIn("HTTP 401 unauthorized", action["params"]["message"])
         self.assertNotIn("wrong-key-123", action["params"]["message"])
-        self.assertIn("Key not found", self.brevo.last_test_result)
+        self.assertIn("HTTP 401 unauthorized", self.brevo.last_test_result)
         self.assertEqual(self.brevo.auth_failure_count, 0, "a test is not a failed delivery")
 
     def test_mandrill_connection_test(self):
@@ -360,7 +364,7 @@ class TestProviderConnection(ProviderCommon):
         self.mandrill.api_key = "wrong-key-123"
         action = self.mandrill.with_user(self.user_manager).action_test_connection()
         self.assertEqual(action["params"]["type"], "danger")
-        self.assertIn("Invalid API key", action["params"]["message"])
+        self.assertIn("Invalid_Key", action["params"]["message"])
         self.assertNotIn("wrong-key-123", action["params"]["message"])
 
     def test_smtp_connection_test_uses_the_mail_server(self):

@@ -236,8 +236,9 @@ class TestBrevoWebhook(WebhookCommon):
         bare = self.env["email.automation.provider"].create({"name": "Bare Brevo", "kind": "brevo"})
         trace = self.sent_trace(self.partner_pl, bare, "<bare@smtp-relay.mailin.fr>")
         response = self.post_brevo(self.brevo_event("delivered", trace), provider=bare)
+        # Answered as wrong credentials: a stranger does not learn how it is configured.
         self.assertEqual(response.status_code, 403)
-        self.assertEqual(response.json(), {"error": "webhook authentication is not configured for this provider"})
+        self.assertEqual(response.json(), {"error": "invalid credentials"})
         self.assertFalse(trace.event_ids)
 
     def test_a_changed_token_or_archived_provider_applies_to_the_next_request(self):
@@ -250,7 +251,8 @@ class TestBrevoWebhook(WebhookCommon):
         self.assertEqual(response.status_code, 200)
         self.brevo.action_archive()
         response = self.post_brevo(event, headers={"Authorization": "Bearer rotated-token-5d1e"}, auth=None)
-        self.assertEqual((response.status_code, response.json()), (404, {"error": "unknown webhook"}))
+        # An archived provider is an unknown one, answered as wrong credentials.
+        self.assertEqual((response.status_code, response.json()), (403, {"error": "invalid credentials"}))
         self.brevo.action_unarchive()
         response = self.post_brevo(event, headers={"Authorization": "Bearer rotated-token-5d1e"}, auth=None)
         self.assertEqual(response.status_code, 200)
@@ -290,7 +292,8 @@ class TestBrevoWebhook(WebhookCommon):
             f"/email_automation/webhook/brevo/{self.mandrill.id}",
         ]:
             response = self.url_open(provider_path, data=b"{}")
-            self.assertEqual((response.status_code, response.json()), (404, {"error": "unknown webhook"}))
+            # As a known provider without credentials in the request: no enumeration.
+            self.assertEqual((response.status_code, response.json()), (401, {"error": "authentication required"}))
         form = self.post_brevo(b"event=delivered", headers={"Content-Type": "application/x-www-form-urlencoded"})
         self.assertEqual((form.status_code, form.json()), (415, {"error": "expected JSON (application/json)"}))
         before = self.snapshot()
@@ -338,8 +341,9 @@ class TestMandrillWebhook(WebhookCommon):
     def test_head_answers_200_and_the_creation_test_is_acknowledged(self):
         path = f"/email_automation/webhook/mandrill/{self.mandrill.id}"
         self.assertEqual(self.opener.head(self.base_url() + path, timeout=10).status_code, 200)
+        # Any id answers alike: which ones exist is not told.
         self.assertEqual(
-            self.opener.head(self.base_url() + "/email_automation/webhook/mandrill/999999").status_code, 404
+            self.opener.head(self.base_url() + "/email_automation/webhook/mandrill/999999").status_code, 200
         )
         response = self.post_mandrill(None, key=None, fields=[("mandrill_events", "[]")])
         self.assertEqual(response.status_code, 200)
