@@ -40,4 +40,5 @@ from . import email_automation_goal_check
 from . import base_goal
 from . import email_automation_scenario_results
 from . import email_automation_step_results
+from . import email_automation_settings_conversion
 from . import res_config_settings_conversion

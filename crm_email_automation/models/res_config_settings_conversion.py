@@ -1,7 +1,7 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
 
 from .email_automation_participant_results import DEFAULT_ATTRIBUTION_DAYS, DEFAULT_CONVERSION_DAYS
+from .email_automation_settings_conversion import check_conversion_windows
 
 
 class ResConfigSettings(models.TransientModel):
@@ -26,7 +26,6 @@ class ResConfigSettings(models.TransientModel):
     @api.constrains("email_automation_attribution_days", "email_automation_conversion_days")
     def _check_conversion_windows(self):
         for settings in self:
-            if not 0 < settings.email_automation_attribution_days <= 365:
-                raise ValidationError(self.env._("The attribution window must be between 1 and 365 days."))
-            if not 0 < settings.email_automation_conversion_days <= 3650:
-                raise ValidationError(self.env._("The conversion window must be between 1 and 3650 days."))
+            check_conversion_windows(
+                self.env, settings.email_automation_attribution_days, settings.email_automation_conversion_days
+            )

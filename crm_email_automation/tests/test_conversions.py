@@ -236,3 +236,16 @@ class TestConversions(ConversionCommon):
         for values in ({"email_automation_attribution_days": 0}, {"email_automation_conversion_days": -5}):
             with self.assertRaises(ValidationError):
                 self.env["res.config.settings"].create(values)
+
+    def test_manager_sets_the_windows_on_the_sending_policy(self):
+        Settings = self.env["email.automation.settings"].with_user(self.user_manager)
+        form = Settings.create({})
+        self.assertEqual((form.attribution_days, form.conversion_days), (7, 30), "the defaults")
+        Settings.create({"attribution_days": 3, "conversion_days": 45}).action_save()
+        params = self.env["ir.config_parameter"]
+        self.assertEqual(params.get_param("crm_email_automation.attribution_days"), "3")
+        self.assertEqual(params.get_param("crm_email_automation.conversion_days"), "45")
+        self.assertEqual(self.env["email.automation.participant"]._attribution_window(), timedelta(days=3))
+        with self.assertRaises(ValidationError):
+            Settings.create({"attribution_days": 0})
+        self.assertEqual(params.get_param("crm_email_automation.attribution_days"), "3", "nothing changed")
