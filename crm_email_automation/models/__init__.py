@@ -45,3 +45,10 @@ from . import email_automation_branch_hooks
 from . import email_automation_mail_tracking
 from . import email_automation_event_tracking
 from . import email_automation_scenario_tracking
+from . import email_automation_participant_results
+from . import email_automation_goal_check
+from . import base_goal
+from . import email_automation_scenario_results
+from . import email_automation_step_results
+from . import email_automation_settings_conversion
+from . import res_config_settings_conversion

@@ -36,6 +36,8 @@ class EmailAutomationQueue(models.AbstractModel):
         process the due traces. Returns counts for the caller to report."""
         enrolled = self._process_enrolments()
         enrolled += self._run_time_triggers()
+        # Before the due steps: a record that reached its goal gets no further e-mail.
+        self.env["email.automation.goal.check"]._process_goal_checks()
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         stale_after = timedelta(minutes=self._setting("stale_claim_minutes", 30))

@@ -5,6 +5,8 @@ from . import test_branch_validation
 from . import test_concurrency
 from . import test_consent_coverage_tour
 from . import test_consent_proof
+from . import test_conversion_end_to_end
+from . import test_conversions
 from . import test_demo_first_look
 from . import test_demo_idle_quotation
 from . import test_document_smart_button
@@ -32,6 +34,7 @@ from . import test_rpc_actions
 from . import test_scenario_consent_coverage
 from . import test_security_providers
 from . import test_sending
+from . import test_statistics_proportions
 from . import test_test_mode_mail
 from . import test_tracking_http
 from . import test_tracking_rules

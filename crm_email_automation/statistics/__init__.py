@@ -1,0 +1,4 @@
+"""Plain-Python statistics for the scenario results (no Odoo imports).
+
+One file per method: `proportions` (Wilson and Newcombe intervals, the holdout uplift).
+"""
