@@ -155,6 +155,7 @@ class EmailAutomationTrace(models.Model):
                           JOIN email_automation_scenario scenario ON scenario.id = due.scenario_id
                          WHERE due.state = 'scheduled'
                            AND due.scheduled_at <= %(now)s
+                           AND due.is_test IS NOT TRUE
                            AND scenario.state = 'running'
                       ORDER BY due.scheduled_at, due.id
                          LIMIT %(limit)s
