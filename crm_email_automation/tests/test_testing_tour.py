@@ -16,6 +16,8 @@ class TestTestingTour(HttpCase):
         warm_up_http_statics()
         cls.env["email.automation.scenario"].search([("state", "=", "running")]).state = "paused"
         cls.env["res.lang"]._activate_lang("pl_PL")
+        # The manager works in English, whatever the database's language.
+        cls.env["res.lang"]._activate_lang("en_US")
         cls.env["ir.config_parameter"].set_param("crm_email_automation.quiet_hours", False)
         cls.manager = new_test_user(
             cls.env,

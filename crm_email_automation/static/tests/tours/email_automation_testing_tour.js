@@ -59,5 +59,14 @@ registry.category("web_tour.tours").add("crm_email_automation_testing_tour", {
             content: "in Polish",
             trigger: ".modal .o_field_widget[name='preview_lang']:contains('Polski')",
         },
+        {
+            content: "Close the preview",
+            trigger: ".modal footer button.btn-secondary",
+            run: "click",
+        },
+        {
+            content: "Back on the step",
+            trigger: "body:not(:has(.modal)) .o_form_view button[name='action_open_preview']",
+        },
     ],
 });
