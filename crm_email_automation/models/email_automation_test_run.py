@@ -26,7 +26,7 @@ class EmailAutomationParticipant(models.Model):
     a step at a time on demand, its e-mails to a test address. It never blocks a real
     participation, the queue never runs its steps, and no figure counts it."""
 
-    _inherit = "email.automation.participant"
+    _inherit = "email.automation.participant"  # pylint: disable=consider-merging-classes-inherited
 
     is_test = fields.Boolean(
         string="Test Run",
@@ -65,7 +65,7 @@ class EmailAutomationParticipant(models.Model):
 
 
 class EmailAutomationTrace(models.Model):
-    _inherit = "email.automation.trace"
+    _inherit = "email.automation.trace"  # pylint: disable=consider-merging-classes-inherited
 
     test_verdict = fields.Char(
         string="The Policies Would Have",
@@ -102,7 +102,7 @@ class EmailAutomationTrace(models.Model):
 
 
 class EmailAutomationMailSender(models.AbstractModel):
-    _inherit = "email.automation.mail.sender"
+    _inherit = "email.automation.mail.sender"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model
     def _test_address(self, trace):
@@ -119,7 +119,7 @@ class EmailAutomationMailSender(models.AbstractModel):
 class EmailAutomationPolicy(models.AbstractModel):
     """Test runs send whatever the policies say, and record what they would have done."""
 
-    _inherit = "email.automation.policy"
+    _inherit = "email.automation.policy"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model
     def _apply(self, traces):
@@ -153,3 +153,11 @@ class EmailAutomationPolicy(models.AbstractModel):
                 "Would have been deferred until %(date)s (UTC): %(reason)s", date=scheduled_at, reason=label
             )
         return self.env._("Would have been skipped: %(reason)s", reason=label)
+
+
+class EmailAutomationDocumentMixin(models.AbstractModel):
+    _inherit = "email.automation.document.mixin"
+
+    def _email_automation_participants(self):
+        # A test run is no participation of the document: its smart button does not show it.
+        return super()._email_automation_participants().filtered(lambda p: not p.is_test)

@@ -96,11 +96,18 @@ class TestTestRun(PolicyCommon):
     def test_test_run_never_blocks_or_counts_as_a_real_participation(self):
         self.grant(self.partner_en)
         wizard = self.start_test(self.partner_en)
+        self.assertEqual(
+            self.partner_en.with_user(self.user_manager).email_automation_participant_count,
+            0,
+            "the contact's E-mail Automation button does not show a test run",
+        )
         self.scenario.action_start()
         participant = self.scenario._enrol(self.partner_en.ids)
         self.assertTrue(participant, "a test run in progress does not keep the record out")
         self.assertFalse(participant.is_test)
         self.assertTrue(wizard.participant_id.is_test)
+        self.partner_en.invalidate_recordset()
+        self.assertEqual(self.partner_en.with_user(self.user_manager).email_automation_participant_count, 1)
         self.run_queue()
         self.assertSentTo("john@example.com")
         self.assertFalse(self.smtp.messages_to(QA_ADDRESS), "the real participation's e-mail goes to the customer")
