@@ -173,7 +173,10 @@ class EmailAutomationTrace(models.Model):
 
     @api.model
     def _count_due(self):
-        return self.search_count([("state", "=", "scheduled"), ("scheduled_at", "<=", fields.Datetime.now())])
+        # Test runs advance on demand only: never the queue's backlog.
+        return self.search_count(
+            [("state", "=", "scheduled"), ("scheduled_at", "<=", fields.Datetime.now()), ("is_test", "=", False)]
+        )
 
     @api.model
     def _recover_stale_claims(self, older_than):

@@ -38,8 +38,10 @@ class TestTestRun(PolicyCommon):
         return wizard
 
     def test_each_step_runs_on_demand_to_the_test_address_with_the_policy_verdict(self):
+        due_before = self.env["email.automation.trace"]._count_due()
         wizard = self.start_test(self.partner_pl)
         self.assertFalse(self.smtp.messages, "starting the test sends nothing")
+        self.assertEqual(self.env["email.automation.trace"]._count_due(), due_before, "no backlog for the queue")
         self.run_queue()
         self.assertFalse(self.smtp.messages, "the queue never runs a test run's steps")
 
