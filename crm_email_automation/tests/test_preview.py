@@ -51,6 +51,21 @@ class TestPreview(PolicyCommon):
         self.assertEqual((self.scenario.participant_count, self.scenario.sent_count), (0, 0))
         self.assertEqual(self.partner_pl.email_consent_state, consent_before, "the contact is untouched")
 
+    def test_preview_runs_no_script_of_a_template(self):
+        # A template whose body escaped Odoo's sanitizer (an administrator's override, an
+        # import): its preview in the back office still runs no script.
+        body = "<p>Hi <t t-out='object.name'/></p><script>alert('x')</script><img src='x' onerror='alert(1)'/>"
+        self.env.cr.execute(
+            "UPDATE mail_template SET body_html = jsonb_build_object('en_US', %s) WHERE id = %s",
+            (body, self.template_partner.id),
+        )
+        self.template_partner.invalidate_recordset()
+        self.assertIn("<script", self.template_partner.body_html)
+        preview = str(self.preview(self.partner_en).preview_body)
+        self.assertIn("John Smith", preview)
+        self.assertNotIn("<script", preview)
+        self.assertNotIn("onerror", preview)
+
     def test_preview_renders_as_the_responsible(self):
         order = self.create_order(user_id=self.env.ref("base.user_admin").id)
         scenario = self.create_scenario("sale.order", start=False, user_id=self.user_salesman.id)

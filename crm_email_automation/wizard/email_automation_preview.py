@@ -18,7 +18,8 @@ class EmailAutomationPreview(models.TransientModel):
     preview_lang = fields.Char(string="Language", compute="_compute_preview")
     preview_email_to = fields.Char(string="To", compute="_compute_preview")
     preview_subject = fields.Char(string="Subject", compute="_compute_preview")
-    preview_body = fields.Html(string="Body", compute="_compute_preview", sanitize=False)
+    # Sanitized (the default): shown in the back office, whatever a template holds runs no script.
+    preview_body = fields.Html(string="Body", compute="_compute_preview")
     preview_error = fields.Char(string="Cannot Preview", compute="_compute_preview")
 
     @api.depends("step_id", "res_id")
