@@ -52,3 +52,5 @@ from . import email_automation_scenario_results
 from . import email_automation_step_results
 from . import email_automation_settings_conversion
 from . import res_config_settings_conversion
+from . import email_automation_test_run
+from . import email_automation_scenario_testing

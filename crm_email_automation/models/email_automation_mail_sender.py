@@ -131,13 +131,14 @@ class EmailAutomationMailSender(models.AbstractModel):
                 trace._finish("skipped", "invalid_email", email)
                 continue
             email_to = tools.formataddr((partner.name or "", tools.email_normalize(email)))
-            if scenario.is_test_mode:
-                email_to = scenario.test_email
+            test_address = self._test_address(trace)
+            if test_address:
+                email_to = test_address
             envelopes.append(
                 {
                     "trace": trace,
                     "trace_id": trace.id,
-                    "is_test": scenario.is_test_mode,
+                    "is_test": bool(test_address),
                     "record": record,
                     "partner": partner,
                     "email_to": email_to,
@@ -146,6 +147,13 @@ class EmailAutomationMailSender(models.AbstractModel):
                 }
             )
         return envelopes
+
+    @api.model
+    def _test_address(self, trace):
+        """Where a test e-mail of `trace` goes instead of its recipient, or False when the
+        e-mail is real: the scenario's test address in test mode."""
+        scenario = trace.scenario_id
+        return scenario.is_test_mode and scenario.test_email
 
     @api.model
     def _record_lang(self, record):
@@ -215,14 +223,14 @@ class EmailAutomationMailSender(models.AbstractModel):
         """Headers added to every e-mail; the trace id lets replies and webhooks find it."""
         trace = envelope["trace"]
         headers = {"X-Odoo-Automation-Trace": str(trace.id)}
-        if trace.scenario_id.is_test_mode:
+        if self._test_address(trace):
             headers["X-Odoo-Automation-Test"] = "1"
         return headers
 
     @api.model
     def _subject(self, envelope):
         subject = envelope.get("subject") or ""
-        if envelope["trace"].scenario_id.is_test_mode:
+        if self._test_address(envelope["trace"]):
             subject = self.env._("[TEST] %(subject)s", subject=subject)
         return subject
 

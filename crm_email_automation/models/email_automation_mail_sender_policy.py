@@ -32,7 +32,7 @@ class EmailAutomationMailSender(models.AbstractModel):
 
     @api.model
     def _unsubscribe_token(self, trace):
-        scope = TEST_UNSUBSCRIBE_SCOPE if trace.scenario_id.is_test_mode else UNSUBSCRIBE_SCOPE
+        scope = TEST_UNSUBSCRIBE_SCOPE if self._test_address(trace) else UNSUBSCRIBE_SCOPE
         return tools.misc.hash_sign(
             self.env(su=True), scope, [trace.id], expiration=timedelta(days=UNSUBSCRIBE_VALIDITY_DAYS)
         )

@@ -47,12 +47,14 @@ class EmailAutomationParticipant(models.Model):
 
     def init(self):
         # At most one participation in progress per record and scenario, whatever the
-        # re-entry policy: two concurrent triggers cannot enrol the same record twice.
+        # re-entry policy: two concurrent triggers cannot enrol the same record twice. Test
+        # runs (`is_test`) are not participations: they never block a real one.
+        self.env.cr.execute("DROP INDEX IF EXISTS email_automation_participant_running_uniq")
         self.env.cr.execute(
             """
-            CREATE UNIQUE INDEX IF NOT EXISTS email_automation_participant_running_uniq
+            CREATE UNIQUE INDEX IF NOT EXISTS email_automation_participant_running_real_uniq
                 ON email_automation_participant (scenario_id, res_id)
-             WHERE state = 'running'
+             WHERE state = 'running' AND is_test IS NOT TRUE
             """
         )
 

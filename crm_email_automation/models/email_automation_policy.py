@@ -13,6 +13,9 @@ _logger = logging.getLogger(__name__)
 # Context key that turns the sending policies off; only the benchmark uses it, to measure
 # what the policies cost. It is never set by the UI or the module's own code.
 SKIP_POLICIES_KEY = "email_automation_skip_policies"
+# Context key of the dry runs (test runs, simulations): the policies judge the marketing
+# e-mail of a scenario in test mode as they would for real, in a savepoint rolled back after.
+DRY_RUN_KEY = "email_automation_policy_dry_run"
 
 
 class EmailAutomationPolicy(models.AbstractModel):
@@ -64,7 +67,8 @@ class EmailAutomationPolicy(models.AbstractModel):
         traces.filtered(lambda t: emails.get(t.id) in suppressed)._finish("skipped", "suppressed")
 
         live = traces.filtered(lambda t: t.state == "processing")
-        marketing = live.filtered(lambda t: t.category == "marketing" and not t.scenario_id.is_test_mode)
+        dry_run = self.env.context.get(DRY_RUN_KEY)
+        marketing = live.filtered(lambda t: t.category == "marketing" and (dry_run or not t.scenario_id.is_test_mode))
         if marketing:
             self._check_blacklist(marketing, emails)
             self._check_consent(marketing.filtered(lambda t: t.state == "processing"), settings)
@@ -219,6 +223,7 @@ class EmailAutomationPolicy(models.AbstractModel):
                   FROM email_automation_trace
                  WHERE category = 'marketing'
                    AND sent_at IS NOT NULL
+                   AND is_test IS NOT TRUE
                    AND sent_at > %(since)s
                    AND partner_id = ANY(%(partner_ids)s)
               GROUP BY partner_id

@@ -207,11 +207,11 @@ class EmailAutomationScenario(models.Model):
         traces = defaultdict(dict)
         if self.ids:
             for scenario, state, count in self.env["email.automation.participant"]._read_group(
-                [("scenario_id", "in", self.ids)], ["scenario_id", "state"], ["__count"]
+                [("scenario_id", "in", self.ids), ("is_test", "=", False)], ["scenario_id", "state"], ["__count"]
             ):
                 participants[scenario.id][state] = count
             for scenario, state, count in self.env["email.automation.trace"]._read_group(
-                [("scenario_id", "in", self.ids)], ["scenario_id", "state"], ["__count"]
+                [("scenario_id", "in", self.ids), ("is_test", "=", False)], ["scenario_id", "state"], ["__count"]
             ):
                 traces[scenario.id][state] = count
         for scenario in self:
@@ -618,7 +618,7 @@ class EmailAutomationScenario(models.Model):
         """Drop the ids the re-entry policy keeps out (one query for the batch)."""
         self.ensure_one()
         Participant = self.env["email.automation.participant"].sudo()
-        domain = [("scenario_id", "=", self.id), ("res_id", "in", res_ids)]
+        domain = [("scenario_id", "=", self.id), ("res_id", "in", res_ids), ("is_test", "=", False)]
         if self.reentry_policy == "always":
             domain.append(("state", "=", "running"))
         elif self.reentry_policy == "period":

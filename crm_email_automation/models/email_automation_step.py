@@ -129,7 +129,7 @@ class EmailAutomationStep(models.Model):
         counts = {}
         if self.ids:
             for step, state, count in self.env["email.automation.trace"]._read_group(
-                [("step_id", "in", self.ids)], ["step_id", "state"], ["__count"]
+                [("step_id", "in", self.ids), ("is_test", "=", False)], ["step_id", "state"], ["__count"]
             ):
                 counts[step.id, state] = count
         for step in self:

@@ -174,6 +174,7 @@ class EmailAutomationTrace(models.Model):
                           JOIN email_automation_scenario scenario ON scenario.id = due.scenario_id
                          WHERE due.state = 'scheduled'
                            AND due.scheduled_at <= %(now)s
+                           AND due.is_test IS NOT TRUE
                            AND scenario.state = 'running'
                       ORDER BY due.scheduled_at, due.id
                          LIMIT %(limit)s
@@ -191,7 +192,10 @@ class EmailAutomationTrace(models.Model):
 
     @api.model
     def _count_due(self):
-        return self.search_count([("state", "=", "scheduled"), ("scheduled_at", "<=", fields.Datetime.now())])
+        # Test runs advance on demand only: never the queue's backlog.
+        return self.search_count(
+            [("state", "=", "scheduled"), ("scheduled_at", "<=", fields.Datetime.now()), ("is_test", "=", False)]
+        )
 
     @api.model
     def _recover_stale_claims(self, older_than):

@@ -15,7 +15,7 @@ POLICY_REASONS = [
 
 
 class EmailAutomationTrace(models.Model):
-    _inherit = "email.automation.trace"
+    _inherit = "email.automation.trace"  # pylint: disable=consider-merging-classes-inherited
 
     reason = fields.Selection(selection_add=POLICY_REASONS)
     # Stored so that the frequency cap counts a partner's recent marketing sends in one

@@ -45,3 +45,7 @@ from . import test_validation
 from . import test_webhook_fuzz
 from . import test_webhook_recipients
 from . import test_webhooks
+from . import test_test_run
+from . import test_simulate
+from . import test_preview
+from . import test_testing_tour
