@@ -35,3 +35,6 @@ from . import email_automation_document_mixin
 from . import sale_order
 from . import email_automation_scenario_target
 from . import email_automation_settings
+from . import email_automation_scenario_form
+from . import email_automation_step_history
+from . import email_automation_trace_display
