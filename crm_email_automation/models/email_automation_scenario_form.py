@@ -10,7 +10,7 @@ class EmailAutomationScenario(models.Model):
     """What the scenario form needs to read plainly: the trigger value picked by name, an
     optional goal, stat buttons that open what they count, and a history no click deletes."""
 
-    _inherit = "email.automation.scenario"
+    _inherit = "email.automation.scenario"  # pylint: disable=consider-merging-classes-inherited
 
     trigger_value_ref = fields.Many2oneReference(
         string="Trigger Value",

@@ -6,7 +6,7 @@ class EmailAutomationStep(models.Model):
     """A step that has run keeps its history: it is archived, never deleted; and the user
     to assign an activity to is picked by the field's label, not typed as a technical name."""
 
-    _inherit = "email.automation.step"
+    _inherit = "email.automation.step"  # pylint: disable=consider-merging-classes-inherited
 
     active = fields.Boolean(
         default=True,

@@ -5,7 +5,7 @@ class EmailAutomationTrace(models.Model):
     """An activity is created, not sent: the status reads "Done" for the steps that send
     nothing, "Sent" for e-mails only."""
 
-    _inherit = "email.automation.trace"
+    _inherit = "email.automation.trace"  # pylint: disable=consider-merging-classes-inherited
 
     display_state = fields.Selection(
         [
