@@ -54,3 +54,6 @@ from . import email_automation_settings_conversion
 from . import res_config_settings_conversion
 from . import email_automation_test_run
 from . import email_automation_scenario_testing
+from . import email_automation_scenario_form
+from . import email_automation_step_history
+from . import email_automation_trace_display

@@ -455,7 +455,7 @@ class EmailAutomationScenario(models.Model):
                     trigger=scenario.trigger,
                     field_names=field_names,
                     selection_values=frozenset(scenario.trigger_selection_ids.mapped("value")),
-                    value_domain=scenario.trigger_value_domain
+                    value_domain=scenario._trigger_value_domain()
                     if scenario.trigger_field_id.ttype == "many2one"
                     else None,
                 )

@@ -25,6 +25,7 @@ from . import test_participant_not_sent
 from . import test_policy
 from . import test_policy_property
 from . import test_polish
+from . import test_preview
 from . import test_provider_round_trip
 from . import test_provider_sending
 from . import test_public_endpoints
@@ -32,10 +33,15 @@ from . import test_queue_wake_up
 from . import test_record_rules
 from . import test_rpc_actions
 from . import test_scenario_consent_coverage
+from . import test_scenario_form
+from . import test_scenario_form_tour
 from . import test_security_providers
 from . import test_sending
+from . import test_simulate
 from . import test_statistics_proportions
 from . import test_test_mode_mail
+from . import test_test_run
+from . import test_testing_tour
 from . import test_tracking_http
 from . import test_tracking_rules
 from . import test_triggers
@@ -45,7 +51,3 @@ from . import test_validation
 from . import test_webhook_fuzz
 from . import test_webhook_recipients
 from . import test_webhooks
-from . import test_test_run
-from . import test_simulate
-from . import test_preview
-from . import test_testing_tour

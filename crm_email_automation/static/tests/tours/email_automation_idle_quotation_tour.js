@@ -104,6 +104,15 @@ registry.category("web_tour.tours").add("crm_email_automation_idle_quotation_tou
             trigger: ".o_field_widget[name='trigger_selection_ids'] .o_tag:contains('Quotation Sent')",
         },
         ...editDomain("domain", '[("amount_total", ">", 0)]'),
+        {
+            content: "The goal is optional: none yet, and no filter editor saying 'all records'",
+            trigger: ".o_form_view div[name='no_goal']:not(:has(.o_field_widget[name='goal_domain']))",
+        },
+        {
+            content: "Give the scenario a goal",
+            trigger: ".o_field_widget[name='has_goal'] input",
+            run: "click",
+        },
         ...editDomain("goal_domain", '[("state", "=", "sale")]'),
         {
             content: "Add the reminder step",
