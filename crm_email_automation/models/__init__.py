@@ -31,3 +31,4 @@ from . import ir_http
 from . import email_automation_participant_removal
 from . import email_automation_document_mixin
 from . import sale_order
+from . import email_automation_scenario_flow

@@ -25,3 +25,5 @@ from . import test_unsubscribe_http
 from . import test_validation
 from . import test_webhook_fuzz
 from . import test_webhooks
+from . import test_flow_diagram
+from . import test_flow_tour
