@@ -9,6 +9,7 @@ import {
     mountView,
     onRpc,
 } from "@web/../tests/web_test_helpers";
+import { defineMailModels } from "@mail/../tests/mail_test_helpers";
 import { layoutFlow, percent } from "@crm_email_automation/components/flow_diagram/flow_diagram";
 
 class Step extends models.Model {
@@ -58,6 +59,8 @@ class Scenario extends models.Model {
     _records = [{ id: 1, name: "Idle quotation", step_ids: [11, 12] }];
 }
 
+// The module depends on mail: its services are in the web client the widget runs in.
+defineMailModels();
 defineModels([Scenario, Step]);
 
 const FORM_ARCH = `<form><sheet><field name="name"/><field name="step_ids" widget="email_automation_flow"/></sheet></form>`;
@@ -145,8 +148,10 @@ describe("widget", () => {
         expect(`${welcome} .o_ea_flow_outcome`).toHaveText("After enrolment");
         expect(`${welcome} .o_ea_flow_sent b`).toHaveText("4");
         expect(`${welcome} .o_ea_flow_waiting b`).toHaveText("3");
-        expect(`${welcome} .o_ea_flow_opened`).toHaveText("Opened 2 (50 %)");
-        expect(`${welcome} .o_ea_flow_clicked`).toHaveText("Clicked 1 (25 %)");
+        expect(`${welcome} .o_ea_flow_opened b`).toHaveText("2");
+        expect(`${welcome} .o_ea_flow_opened .text-muted`).toHaveText("(50 %)");
+        expect(`${welcome} .o_ea_flow_clicked b`).toHaveText("1");
+        expect(`${welcome} .o_ea_flow_clicked .text-muted`).toHaveText("(25 %)");
         expect(`${welcome} .o_ea_flow_conversions b`).toHaveText("1");
         expect(`${reminder} .o_ea_flow_outcome`).toHaveText("Not opened in time");
         expect(`${reminder} .o_ea_flow_delay`).toHaveText("Wait 2 days");

@@ -91,9 +91,7 @@ export class FlowDiagram extends Component {
 
     async loadSelections() {
         // The labels come from the field itself: new outcomes appear here without a change.
-        const fields = await this.orm.call(STEP_MODEL, "fields_get", [Object.keys(this.selections)], {
-            attributes: ["selection"],
-        });
+        const fields = await this.orm.call(STEP_MODEL, "fields_get", [Object.keys(this.selections)]);
         for (const name of Object.keys(this.selections)) {
             this.selections[name] = fields[name]?.selection || [];
         }
