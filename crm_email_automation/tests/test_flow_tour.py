@@ -1,4 +1,7 @@
+from unittest.mock import patch
+
 from odoo import fields
+from odoo.modules import module as odoo_module
 from odoo.tests import HttpCase, tagged
 
 from .common import EmailAutomationCommon, warm_up_http_statics
@@ -55,6 +58,12 @@ class TestFlowDiagramTour(EmailAutomationCommon, HttpCase):
                 "body_html": "<p>Just checking.</p>",
             }
         )
+
+    def setUp(self):
+        super().setUp()
+        # The common class marks the running test with True; the HTTP test cursor needs the
+        # test itself, as Odoo's own runner sets it.
+        self.startPatcher(patch.object(odoo_module, "current_test", self))
 
     def test_flow_tour_counts_and_branch(self):
         # The manager is its responsible: only they (or an administrator) may add a step.
