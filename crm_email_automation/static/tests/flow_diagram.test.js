@@ -10,7 +10,7 @@ import {
     onRpc,
 } from "@web/../tests/web_test_helpers";
 import { defineMailModels } from "@mail/../tests/mail_test_helpers";
-import { layoutFlow, percent } from "@crm_email_automation/components/flow_diagram/flow_diagram";
+import { buildFlowTree, percent } from "@crm_email_automation/components/flow_diagram/flow_diagram";
 
 class Step extends models.Model {
     _name = "email.automation.step";
@@ -81,34 +81,33 @@ function node(id, name, parentId, triggerType, counts = {}, extra = {}) {
     };
 }
 
+const flowCalls = { count: 0 };
+
 function mockFlow(nodes) {
-    onRpc("email.automation.scenario", "get_flow_data", () => ({
-        scenario_id: 1,
-        has_conversions: true,
-        nodes,
-    }));
+    flowCalls.count = 0;
+    onRpc("email.automation.scenario", "get_flow_data", () => {
+        flowCalls.count++;
+        return { scenario_id: 1, has_conversions: true, nodes };
+    });
+}
+
+function shape(items) {
+    return items.map((item) => [item.node.name, shape(item.children)]);
 }
 
 describe("layout", () => {
-    test("a chain stays in one column, branches are indented", () => {
-        const rows = layoutFlow([
+    test("steps hang under their parent, in step order", () => {
+        const tree = buildFlowTree([
             node(1, "A", false, "begin"),
             node(2, "B", 1, "after_parent"),
             node(3, "C", 2, "mail_opened"),
             node(4, "D", 2, "mail_not_opened"),
             node(5, "E", 4, "after_parent"),
         ]);
-        expect(rows.map((row) => [row.node.name, row.level])).toEqual([
-            ["A", 0],
-            ["B", 0],
-            ["C", 1],
-            ["D", 1],
-            ["E", 1],
-        ]);
+        expect(shape(tree)).toEqual([["A", [["B", [["C", []], ["D", [["E", []]]]]]]]]);
     });
 
-    test("thirty steps: every step drawn once, indentation capped", () => {
-        // Each step branches in two: the second child continues, the first is a leaf.
+    test("thirty steps: every step drawn once", () => {
         const nodes = [node(1, "Step 1", false, "begin")];
         let parent = 1;
         for (let id = 2; id <= 30; id += 2) {
@@ -116,15 +115,17 @@ describe("layout", () => {
             nodes.push(node(id + 1, `Step ${id + 1}`, parent, "mail_not_opened"));
             parent = id + 1;
         }
-        const rows = layoutFlow(nodes);
-        expect(rows.length).toBe(nodes.length);
-        expect(new Set(rows.map((row) => row.node.id)).size).toBe(nodes.length);
-        expect(Math.max(...rows.map((row) => row.level))).toBe(8);
+        const drawn = [];
+        const walk = (items) => items.forEach((item) => drawn.push(item.node.id) && walk(item.children));
+        walk(buildFlowTree(nodes));
+        expect(drawn.length).toBe(nodes.length);
+        expect(new Set(drawn).size).toBe(nodes.length);
     });
 
-    test("a step whose parent is not readable is drawn as a root", () => {
-        const rows = layoutFlow([node(7, "Orphan", 99, "after_parent")]);
-        expect(rows.map((row) => row.node.name)).toEqual(["Orphan"]);
+    test("a step whose parent is not readable, or in a cycle, is still drawn", () => {
+        expect(shape(buildFlowTree([node(7, "Orphan", 99, "after_parent")]))).toEqual([["Orphan", []]]);
+        const cycle = buildFlowTree([node(1, "A", 2, "after_parent"), node(2, "B", 1, "after_parent")]);
+        expect(shape(cycle)).toEqual([["A", [["B", []]]]]);
     });
 
     test("rates", () => {
@@ -154,7 +155,7 @@ describe("widget", () => {
         expect(`${welcome} .o_ea_flow_clicked .text-muted`).toHaveText("(25 %)");
         expect(`${welcome} .o_ea_flow_conversions b`).toHaveText("1");
         expect(`${reminder} .o_ea_flow_outcome`).toHaveText("Not opened in time");
-        expect(`${reminder} .o_ea_flow_delay`).toHaveText("Wait 2 days");
+        expect(`${reminder} .o_ea_flow_delay`).toHaveText("Wait (days): 2");
         expect(`${reminder} .o_ea_flow_condition`).toHaveText("[('email', '!=', False)]");
     });
 
@@ -175,10 +176,12 @@ describe("widget", () => {
     });
 
     test("adds a child step on an outcome the field offers", async () => {
-        mockFlow([node(11, "Welcome", false, "begin")]);
+        const nodes = [node(11, "Welcome", false, "begin"), node(12, "Reminder", 11, "after_parent")];
+        mockFlow(nodes);
         onRpc("email.automation.step", "web_save", ({ args, kwargs }) => {
             expect.step(`create ${args[1].name} after ${args[1].parent_id} on ${args[1].trigger_type}`);
             expect(kwargs.context.default_parent_id).toBe(11);
+            nodes.push(node(13, args[1].name, args[1].parent_id, args[1].trigger_type));
         });
         await mountView({ type: "form", resModel: "email.automation.scenario", resId: 1, arch: FORM_ARCH });
 
@@ -194,5 +197,12 @@ describe("widget", () => {
         await contains(".modal .o_form_button_save").click();
         expect.verifySteps(["create Nudge after 11 on mail_not_opened"]);
         expect(".modal").toHaveCount(0);
+        // The flow is drawn again: the welcome e-mail now branches in two.
+        await animationFrame();
+        expect(".o_ea_flow_row").toHaveCount(3);
+        expect(".o_ea_flow_name:eq(2)").toHaveText("Nudge");
+        expect(flowCalls.count).toBeGreaterThan(1);
+        expect(".o_ea_flow_branches .o_ea_flow_row").toHaveCount(2);
+        expect(".o_ea_flow_row[data-step-id='13'] .o_ea_flow_outcome").toHaveText("Not opened in time");
     });
 });

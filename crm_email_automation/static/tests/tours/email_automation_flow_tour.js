@@ -65,7 +65,7 @@ registry.category("web_tour.tours").add("crm_email_automation_flow_tour", {
         },
         {
             content: "The welcome e-mail now has two branches",
-            trigger: ".o_ea_flow_row:has(.o_ea_flow_name:contains('Tour reminder'))[style*='--o-ea-flow-level: 1']",
+            trigger: ".o_ea_flow_branches .o_ea_flow_branch .o_ea_flow_row:has(.o_ea_flow_name:contains('Tour reminder'))",
         },
     ],
 });

@@ -12,8 +12,6 @@ const SCENARIO_MODEL = "email.automation.scenario";
 const STEP_MODEL = "email.automation.step";
 // A step that starts at enrolment has no parent: it is not an outcome one can add under a node.
 const ROOT_TRIGGER = "begin";
-// Branches indent the drawing; past this depth they stop moving right, so 30 steps still fit.
-const MAX_INDENT = 8;
 const ACTION_ICONS = {
     mail: "fa-envelope-o",
     activity: "fa-tasks",
@@ -21,53 +19,96 @@ const ACTION_ICONS = {
 };
 
 /**
- * Turn the flat list of steps into the rows of the drawing, depth first. A step that is its
- * parent's only child continues the same column (a chain of reminders stays a straight line);
- * the children of a step with several children are indented, one branch under the other.
+ * Turn the flat list of steps into a tree: [{ node, children: [...] }], in step order. A step
+ * whose parent the user may not read is drawn as a root rather than lost, and so is a step
+ * caught in a cycle (which cannot be saved, but must never vanish from the drawing).
  */
-export function layoutFlow(nodes) {
-    const byParent = new Map();
+export function buildFlowTree(nodes) {
     const ids = new Set(nodes.map((node) => node.id));
+    const items = new Map(nodes.map((node) => [node.id, { node, children: [] }]));
+    const roots = [];
     for (const node of nodes) {
-        // A parent the user may not read is drawn as a root rather than lost.
         const parentId = node.parent_id && ids.has(node.parent_id) ? node.parent_id : false;
-        if (!byParent.has(parentId)) {
-            byParent.set(parentId, []);
-        }
-        byParent.get(parentId).push(node);
+        (parentId ? items.get(parentId).children : roots).push(items.get(node.id));
     }
-    const rows = [];
-    const seen = new Set();
-    const visit = (node, level, isBranch) => {
-        if (seen.has(node.id)) {
-            return;
-        }
-        seen.add(node.id);
-        rows.push({ node, level: Math.min(level, MAX_INDENT), isBranch });
-        const children = byParent.get(node.id) || [];
-        const branching = children.length > 1;
-        for (const child of children) {
-            visit(child, branching ? level + 1 : level, branching);
-        }
+    const reached = new Set();
+    const visit = (item) => {
+        reached.add(item.node.id);
+        item.children.forEach(visit);
     };
-    const roots = byParent.get(false) || [];
-    for (const root of roots) {
-        visit(root, roots.length > 1 ? 1 : 0, roots.length > 1);
-    }
-    // A cycle cannot be saved, but never drop a step from the drawing.
+    roots.forEach(visit);
     for (const node of nodes) {
-        visit(node, 0, false);
+        if (!reached.has(node.id)) {
+            const item = items.get(node.id);
+            // Cut the cycle where it was found.
+            for (const other of items.values()) {
+                other.children = other.children.filter((child) => child !== item);
+            }
+            roots.push(item);
+            visit(item);
+        }
     }
-    return rows;
+    return roots;
 }
 
 export function percent(part, whole) {
     return whole ? Math.round((1000 * part) / whole) / 10 : 0;
 }
 
+/**
+ * One step and what follows it, drawn by the diagram: a component of its own so that each
+ * branch redraws when the flow is loaded again (it calls itself for the steps below).
+ */
+export class FlowChain extends Component {
+    static template = "crm_email_automation.FlowDiagram.Chain";
+    static components = { Dropdown, DropdownItem };
+    static props = { item: Object, diagram: Object };
+
+    get diagram() {
+        return this.props.diagram;
+    }
+
+    get canEdit() {
+        return this.diagram.canEdit;
+    }
+
+    get childOutcomes() {
+        return this.diagram.childOutcomes;
+    }
+
+    label(fieldName, value) {
+        return this.diagram.label(fieldName, value);
+    }
+
+    actionIcon(node) {
+        return this.diagram.actionIcon(node);
+    }
+
+    delayText(node) {
+        return this.diagram.delayText(node);
+    }
+
+    rate(node, key) {
+        return this.diagram.rate(node, key);
+    }
+
+    openTraces(node) {
+        return this.diagram.openTraces(node);
+    }
+
+    onNodeKeydown(ev, node) {
+        return this.diagram.onNodeKeydown(ev, node);
+    }
+
+    addStep(parent, triggerType) {
+        return this.diagram.addStep(parent, triggerType);
+    }
+}
+FlowChain.components.FlowChain = FlowChain;
+
 export class FlowDiagram extends Component {
     static template = "crm_email_automation.FlowDiagram";
-    static components = { Dropdown, DropdownItem };
+    static components = { FlowChain };
     static props = { ...standardFieldProps };
 
     setup() {
@@ -111,8 +152,8 @@ export class FlowDiagram extends Component {
         });
     }
 
-    get rows() {
-        return layoutFlow(this.state.nodes);
+    get tree() {
+        return buildFlowTree(this.state.nodes);
     }
 
     get childOutcomes() {
@@ -136,7 +177,8 @@ export class FlowDiagram extends Component {
         if (!node.delay) {
             return _t("No wait");
         }
-        return _t("Wait %(delay)s %(unit)s", {
+        // "Wait (days): 3" reads right in every language, whatever its plural forms.
+        return _t("Wait (%(unit)s): %(delay)s", {
             delay: node.delay,
             unit: this.label("delay_unit", node.delay_unit).toLowerCase(),
         });
