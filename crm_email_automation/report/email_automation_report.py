@@ -16,6 +16,23 @@ class EmailAutomationReport(models.Model):
     _auto = False
     _order = "date desc"
     _rec_name = "scenario_id"
+    # What the query reads: flushed before the report is read.
+    _depends = {
+        "email.automation.trace": [
+            "scenario_id",
+            "step_id",
+            "company_id",
+            "sent_at",
+            "message_id",
+            "is_test",
+            "delivered_at",
+            "opened_at",
+            "clicked_at",
+            "bounced_at",
+        ],
+        "email.automation.event": ["trace_id", "event_type"],
+        "email.automation.participant": ["scenario_id", "company_id", "converted_at", "is_holdout"],
+    }
 
     date = fields.Datetime(readonly=True)
     kind = fields.Selection([("mail", "E-mail"), ("conversion", "Conversion")], readonly=True)
