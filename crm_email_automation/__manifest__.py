@@ -16,6 +16,7 @@
         "security/email_automation_security.xml",
         "security/email_automation_consent_security.xml",
         "security/email_automation_metadata_security.xml",
+        "security/email_automation_report_security.xml",
         "data/ir_cron_data.xml",
         "data/ir_cron_conversion_data.xml",
         "data/ir_actions_server_data.xml",
@@ -56,6 +57,7 @@
         "views/res_partner_automation_views.xml",
         "views/crm_email_automation_menus.xml",
         "views/email_automation_audience_member_views.xml",
+        "views/email_automation_report_views.xml",
     ],
     "demo": [
         "demo/mail_template_demo.xml",
@@ -64,6 +66,12 @@
         "demo/email_automation_consent_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "crm_email_automation/static/src/components/**/*",
+        ],
+        "web.assets_unit_tests": [
+            "crm_email_automation/static/tests/**/*.test.js",
+        ],
         "web.assets_tests": [
             "crm_email_automation/static/tests/tours/*.js",
         ],

@@ -51,3 +51,6 @@ from . import test_validation
 from . import test_webhook_fuzz
 from . import test_webhook_recipients
 from . import test_webhooks
+from . import test_flow_diagram
+from . import test_flow_tour
+from . import test_automation_report
