@@ -31,3 +31,4 @@ from . import test_validation
 from . import test_webhook_fuzz
 from . import test_webhook_recipients
 from . import test_webhooks
+from . import test_settings_view
