@@ -32,3 +32,4 @@ from . import test_webhook_fuzz
 from . import test_webhook_recipients
 from . import test_webhooks
 from . import test_settings_view
+from . import test_apps_page
