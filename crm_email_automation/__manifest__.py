@@ -1,15 +1,18 @@
 {
     "name": "CRM E-mail Automation",
-    "summary": "Automated CRM and sales e-mail scenarios: triggers, multi-step "
-    "sequences, delays and a cron-driven sending queue",
+    "summary": "Automated e-mail scenarios for leads, quotations, orders and contacts, "
+    "with GDPR consent, delivery providers, frequency caps and quiet hours",
     "version": "18.0.1.0.0",
     "category": "Marketing/Email Marketing",
-    "website": "https://github.com/crm-email-automation/crm_email_automation",
+    # "Learn More" on the Apps page: the addon's own folder (its README) in the repository.
+    "website": "https://github.com/crm-email-automation/crm_email_automation/tree/main/crm_email_automation",
     "author": "CRM E-mail Automation contributors",
     "license": "LGPL-3",
     "application": True,
     "installable": True,
     "depends": ["mail", "crm", "sale", "link_tracker"],
+    "images": ["static/description/scenario_form.png"],
+    "depends": ["mail", "crm", "sale"],
     "data": [
         "security/crm_email_automation_groups.xml",
         "security/ir.model.access.csv",

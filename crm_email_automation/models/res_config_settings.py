@@ -161,3 +161,7 @@ class ResConfigSettings(models.TransientModel):
         self.ensure_one()
         action = "crm_email_automation.email_automation_audience_member_action"
         return self.env["ir.actions.actions"]._for_xml_id(action)
+
+    def action_email_automation_providers(self):
+        # The providers' action is declared after the settings view (manifest order).
+        return self.env["ir.actions.actions"]._for_xml_id("crm_email_automation.email_automation_provider_action")

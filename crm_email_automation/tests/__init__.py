@@ -1,3 +1,5 @@
+from . import test_apps_page
+from . import test_automation_report
 from . import test_branch_concurrency
 from . import test_branch_outcomes
 from . import test_branch_property
@@ -12,6 +14,8 @@ from . import test_demo_idle_quotation
 from . import test_document_smart_button
 from . import test_document_tour
 from . import test_flow
+from . import test_flow_diagram
+from . import test_flow_tour
 from . import test_gdpr
 from . import test_gdpr_duties
 from . import test_kpi
@@ -37,6 +41,7 @@ from . import test_scenario_form
 from . import test_scenario_form_tour
 from . import test_security_providers
 from . import test_sending
+from . import test_settings_view
 from . import test_simulate
 from . import test_statistics_proportions
 from . import test_test_mode_mail
@@ -51,6 +56,3 @@ from . import test_validation
 from . import test_webhook_fuzz
 from . import test_webhook_recipients
 from . import test_webhooks
-from . import test_flow_diagram
-from . import test_flow_tour
-from . import test_automation_report
