@@ -12,7 +12,6 @@
     "installable": True,
     "depends": ["mail", "crm", "sale", "link_tracker"],
     "images": ["static/description/scenario_form.png"],
-    "depends": ["mail", "crm", "sale"],
     "data": [
         "security/crm_email_automation_groups.xml",
         "security/ir.model.access.csv",
