@@ -68,7 +68,7 @@ class EmailAutomationTrace(models.Model):
     _inherit = "email.automation.trace"  # pylint: disable=consider-merging-classes-inherited
 
     test_verdict = fields.Char(
-        string="The Policies Would Have",
+        string="Policy Verdict",
         readonly=True,
         help="Test runs only: what consent, suppression, caps, quiet hours and the rate limit "
         "would have done to this e-mail for the real recipient.",

@@ -82,8 +82,8 @@ class EmailAutomationTrace(models.Model):
         string="Waits For Outcome Until",
         readonly=True,
         copy=False,
-        help="When the next window for what the recipient does with this e-mail closes "
-        "(see email_automation_branch_decision.py).",
+        help="When the next waiting window of this e-mail closes: the steps that follow it on "
+        "“not opened”, “not clicked” or “not replied” are decided then.",
     )
     # What the provider and its webhooks reported back.
     provider_id = fields.Many2one("email.automation.provider", readonly=True, index="btree_not_null")
