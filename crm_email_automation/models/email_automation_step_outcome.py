@@ -33,7 +33,7 @@ CONDITION_OUTCOMES = {"condition_true": False, "condition_false": True}
 
 
 class EmailAutomationStep(models.Model):
-    _inherit = "email.automation.step"
+    _inherit = "email.automation.step"  # pylint: disable=consider-merging-classes-inherited
 
     trigger_type = fields.Selection(
         selection_add=OUTCOME_TRIGGERS,
