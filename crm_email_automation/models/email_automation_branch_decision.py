@@ -296,11 +296,7 @@ class EmailAutomationBranchDecision(models.Model):
         for trace in traces:
             due = False
             if trace.state == "sent" and trace.participant_id.state == "running":
-                closes = [
-                    close
-                    for pair, close in self._mail_pairs(trace).items()
-                    if (trace.id, pair) not in decided
-                ]
+                closes = [close for pair, close in self._mail_pairs(trace).items() if (trace.id, pair) not in decided]
                 due = min(closes, default=False)
             if due != trace.outcome_due_at:
                 by_due[due].append(trace.id)
