@@ -114,7 +114,8 @@ class EmailAutomationScenario(models.Model):
         by_type = {}
         if self.ids:
             for scenario, step, count in self.env["email.automation.trace"]._read_group(
-                [("scenario_id", "in", self.ids), ("state", "=", "sent")],
+                # Test runs and test-mode e-mails never count, as in the other figures.
+                [("scenario_id", "in", self.ids), ("state", "=", "sent"), ("is_test", "=", False)],
                 ["scenario_id", "step_id"],
                 ["__count"],
             ):
