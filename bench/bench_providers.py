@@ -26,20 +26,17 @@ import hashlib
 import hmac
 import http.client
 import json
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from datetime import datetime
 from urllib.parse import urlencode
 
 import requests
 from brevo_sink import API_KEY, BrevoSink
 from fixtures import BODY, SUBJECT, create_contacts, create_scenario, create_template, setup_mail_server
-from odoo_env import DB_PREFIX, OdooSetup, default_odoo_dir, engine_version, snapshot_addon, superuser_env
+from odoo_env import DB_PREFIX, default_odoo_dir, progress, run_in_bench_database, superuser_env
 from sink_process import free_port
 from smtp_sink import SmtpSink
 
@@ -47,10 +44,6 @@ WEBHOOK_TOKEN = "bench-webhook-token"  # noqa: S105 - a bench database's throw-a
 MANDRILL_KEY = "bench-mandrill-key"
 WEBHOOK_TARGET = 200.0  # events per second, one worker
 BREVO_BATCH = 100  # events per request in Brevo's batched webhook mode
-
-
-def progress(message):
-    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv=None):
@@ -446,32 +439,7 @@ def report(args, results):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    with tempfile.TemporaryDirectory(prefix="cea_bench_addon_") as snapshot:
-        addons_dir = snapshot_addon(snapshot)
-        setup = OdooSetup(args.odoo_dir, args.db_name, addons_dir=addons_dir)
-        odoo = setup.load_config()
-        odoo.netsvc.init_logger()
-        args.engine = engine_version()
-        created = False
-        try:
-            with SmtpSink() as smtp, BrevoSink() as brevo:
-                if setup.database_exists():
-                    raise SystemExit(f"database {args.db_name} already exists: refusing to reuse or drop it")
-                created = True
-                progress(f"creating database {args.db_name}")
-                setup.create_database(modules="crm_email_automation")
-                results = run(args, setup, smtp, brevo)
-            ok = report(args, results)
-        except Exception:  # noqa: BLE001 - report, then drop the database all the same
-            traceback.print_exc()
-            ok = False
-        finally:
-            if created and not args.keep_db:
-                progress(f"dropping {args.db_name}")
-                setup.drop_database()
-    return 0 if ok else 1
+    return run_in_bench_database(parse_args(argv), [SmtpSink(), BrevoSink()], run, report)
 
 
 if __name__ == "__main__":

@@ -22,18 +22,14 @@ status 0 when both targets are met.
 """
 
 import argparse
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from datetime import datetime
 
 from bench_providers import Client, OdooServer
 from fixtures import EMAIL_FROM, SUBJECT, create_contacts, create_scenario, setup_mail_server, vacuum
-from odoo_env import DB_PREFIX, OdooSetup, default_odoo_dir, engine_version, snapshot_addon, superuser_env
+from odoo_env import DB_PREFIX, default_odoo_dir, progress, run_in_bench_database, superuser_env
 from smtp_sink import SmtpSink
 
 QUEUE_TARGET = 1.15  # tracking on / off, cost per e-mail
@@ -45,10 +41,6 @@ BODY = """<div style="margin: 0px; padding: 0px; font-size: 14px;">
     <a href="https://shop.example.com/contact">write to us</a> with any question.</p>
     <p>Best regards,<br/>The Bench Company team</p>
 </div>"""
-
-
-def progress(message):
-    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv=None):
@@ -255,36 +247,7 @@ def report(args, results):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    with tempfile.TemporaryDirectory(prefix="cea_bench_addon_") as snapshot:
-        addons_dir = snapshot_addon(snapshot)
-        setup = OdooSetup(args.odoo_dir, args.db_name, addons_dir=addons_dir)
-        odoo = setup.load_config()
-        odoo.netsvc.init_logger()
-        args.engine = engine_version()
-        created = False
-        try:
-            with SmtpSink() as sink:
-                if setup.database_exists():
-                    raise SystemExit(f"database {args.db_name} already exists: refusing to reuse or drop it")
-                created = True
-                if args.from_db:
-                    progress(f"copying {args.from_db} to {args.db_name}")
-                    subprocess.run(["createdb", "-T", args.from_db, args.db_name], check=True)  # noqa: S603, S607
-                else:
-                    progress(f"creating database {args.db_name}")
-                    setup.create_database(modules="crm_email_automation")
-                results = run(args, setup, sink)
-            ok = report(args, results)
-        except Exception:  # noqa: BLE001 - report, then drop the database all the same
-            traceback.print_exc()
-            ok = False
-        finally:
-            if created and not args.keep_db:
-                progress(f"dropping {args.db_name}")
-                setup.drop_database()
-    return 0 if ok else 1
+    return run_in_bench_database(parse_args(argv), [SmtpSink()], run, report)
 
 
 if __name__ == "__main__":

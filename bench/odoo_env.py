@@ -7,9 +7,13 @@ databases whose name starts with ``DB_PREFIX`` and that it created itself in thi
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
+from datetime import datetime
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -149,3 +153,48 @@ def superuser_env(registry):
 
     with registry.cursor() as cr:
         yield odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+
+
+def run_in_bench_database(args, servers, run, report, modules="crm_email_automation"):
+    """The life of a one-database benchmark: snapshot the addon, start the local `servers`
+    (context managers: SMTP sink, provider sink), create ``args.db_name`` (installing
+    `modules`, or copying ``args.from_db`` when given), call ``run(args, setup, *servers)``
+    and ``report(args, results)``, and drop the database however that ended (unless
+    ``args.keep_db``). Sets ``args.engine``. Returns the exit status: 0 when `report`
+    says the targets are met."""
+    # Stopped with a signal, still stop the servers and drop the database (see finally).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    with tempfile.TemporaryDirectory(prefix="cea_bench_addon_") as snapshot:
+        setup = OdooSetup(args.odoo_dir, args.db_name, addons_dir=snapshot_addon(snapshot))
+        odoo = setup.load_config()
+        odoo.netsvc.init_logger()
+        args.engine = engine_version()
+        created = False
+        try:
+            with contextlib.ExitStack() as stack:
+                started = [stack.enter_context(server) for server in servers]
+                if setup.database_exists():
+                    raise SystemExit(f"database {args.db_name} already exists: refusing to reuse or drop it")
+                created = True
+                from_db = getattr(args, "from_db", None)
+                if from_db:
+                    progress(f"copying {from_db} to {args.db_name}")
+                    subprocess.run(["createdb", "-T", from_db, args.db_name], check=True)  # noqa: S603, S607
+                else:
+                    progress(f"creating database {args.db_name}")
+                    setup.create_database(modules=modules)
+                results = run(args, setup, *started)
+            ok = report(args, results)
+        except Exception:  # noqa: BLE001 - report, then drop the database all the same
+            traceback.print_exc()
+            ok = False
+        finally:
+            if created and not args.keep_db:
+                progress(f"dropping {args.db_name}")
+                setup.drop_database()
+    return 0 if ok else 1
+
+
+def progress(message):
+    """A timestamped line on stderr: where a long benchmark is."""
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
