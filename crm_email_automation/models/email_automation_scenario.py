@@ -1,5 +1,5 @@
 import zlib
-from collections import defaultdict, namedtuple
+from collections import namedtuple
 from datetime import timedelta
 
 from odoo import api, fields, models, tools
@@ -185,7 +185,7 @@ class EmailAutomationScenario(models.Model):
     step_ids = fields.One2many("email.automation.step", "scenario_id", string="Steps", copy=True)
     participant_ids = fields.One2many("email.automation.participant", "scenario_id")
 
-    # Statistics
+    # Statistics (computed in email_automation_scenario_form.py)
     participant_count = fields.Integer(compute="_compute_statistics")
     running_count = fields.Integer(string="In Progress", compute="_compute_statistics")
     converted_count = fields.Integer(string="Converted", compute="_compute_statistics")
@@ -200,30 +200,6 @@ class EmailAutomationScenario(models.Model):
     clicked_ratio = fields.Float(string="Clicked (%)", compute="_compute_engagement", digits=(5, 1))
     replied_ratio = fields.Float(string="Replied (%)", compute="_compute_engagement", digits=(5, 1))
     bounced_ratio = fields.Float(string="Bounced (%)", compute="_compute_engagement", digits=(5, 1))
-
-    @api.depends("participant_ids")
-    def _compute_statistics(self):
-        participants = defaultdict(dict)
-        traces = defaultdict(dict)
-        if self.ids:
-            for scenario, state, count in self.env["email.automation.participant"]._read_group(
-                [("scenario_id", "in", self.ids), ("is_test", "=", False)], ["scenario_id", "state"], ["__count"]
-            ):
-                participants[scenario.id][state] = count
-            for scenario, state, count in self.env["email.automation.trace"]._read_group(
-                [("scenario_id", "in", self.ids), ("is_test", "=", False)], ["scenario_id", "state"], ["__count"]
-            ):
-                traces[scenario.id][state] = count
-        for scenario in self:
-            by_state = participants[scenario.id]
-            trace_states = traces[scenario.id]
-            scenario.participant_count = sum(by_state.values())
-            scenario.running_count = by_state.get("running", 0)
-            scenario.converted_count = by_state.get("converted", 0)
-            scenario.scheduled_count = trace_states.get("scheduled", 0)
-            scenario.sent_count = trace_states.get("sent", 0)
-            scenario.skipped_count = trace_states.get("skipped", 0)
-            scenario.failed_count = trace_states.get("failed", 0)
 
     def _compute_engagement(self):
         counts = {}
