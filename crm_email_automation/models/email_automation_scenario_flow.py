@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 # The trace states a node counts as "waiting" (due later, or being sent right now).
@@ -10,6 +10,21 @@ class EmailAutomationScenario(models.Model):
 
     # A concern of its own, in a file of its own: the scenario's model file is long enough.
     _inherit = "email.automation.scenario"  # pylint: disable=consider-merging-classes-inherited
+
+    # The flow widget's own field: the form lists the steps (step_ids, with their list) and
+    # draws them (this one), and a field shown twice under one name confuses the clients
+    # that read a form by field name (Odoo's test Form among them).
+    flow_step_ids = fields.Many2many(
+        "email.automation.step",
+        string="Flow",
+        compute="_compute_flow_step_ids",
+        help="The steps drawn as a tree, each with its numbers.",
+    )
+
+    @api.depends("step_ids")
+    def _compute_flow_step_ids(self):
+        for scenario in self:
+            scenario.flow_step_ids = scenario.step_ids
 
     def get_flow_data(self):
         """Return the scenario's steps with their counts, for the flow diagram.

@@ -33,12 +33,12 @@ class TestScenarioForm(EmailAutomationCommon):
         form.trigger = "on_value"
         form.trigger_field_id = self.field("crm.lead", "stage_id")
         form.trigger_value_ref = qualified.id
+        with form.step_ids.new() as step:
+            step.name = "Follow-up"
+            step.mail_template_id = self.template_lead
         scenario = form.save()
-        # The step is added apart: the form shows the steps twice (list and flow), and the
-        # test Form helper cannot tell which of the two to edit.
-        self.env["email.automation.step"].with_user(self.user_manager).create(
-            {"scenario_id": scenario.id, "name": "Follow-up", "mail_template_id": self.template_lead.id}
-        )
+        self.assertEqual(scenario.step_ids.mapped("name"), ["Follow-up"])
+        self.assertEqual(scenario.flow_step_ids, scenario.step_ids, "the flow draws the steps of the list")
         self.assertEqual(scenario.trigger_value_ref, qualified.id)
         self.assertEqual(scenario._trigger_value_record(), qualified)
         # The picker shows the record's name, as Odoo's own "Stage is set to" does.

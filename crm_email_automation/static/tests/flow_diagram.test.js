@@ -55,15 +55,18 @@ class Scenario extends models.Model {
 
     name = fields.Char();
     step_ids = fields.One2many({ relation: "email.automation.step", relation_field: "scenario_id" });
+    // The widget's own field, computed from the steps on the server.
+    flow_step_ids = fields.Many2many({ relation: "email.automation.step" });
 
-    _records = [{ id: 1, name: "Idle quotation", step_ids: [11, 12] }];
+    _records = [{ id: 1, name: "Idle quotation", step_ids: [11, 12], flow_step_ids: [11, 12] }];
 }
 
 // The module depends on mail: its services are in the web client the widget runs in.
 defineMailModels();
 defineModels([Scenario, Step]);
 
-const FORM_ARCH = `<form><sheet><field name="name"/><field name="step_ids" widget="email_automation_flow"/></sheet></form>`;
+// As the scenario form has it: the step list and the flow, each on its own field.
+const FORM_ARCH = `<form><sheet><field name="name"/><field name="step_ids"><list><field name="name"/></list></field><field name="flow_step_ids" widget="email_automation_flow"/></sheet></form>`;
 
 function node(id, name, parentId, triggerType, counts = {}, extra = {}) {
     return {
@@ -173,6 +176,19 @@ describe("widget", () => {
         await mountView({ type: "form", resModel: "email.automation.scenario", resId: 1, arch: FORM_ARCH });
         await contains(".o_ea_flow_row[data-step-id='11'] .o_ea_flow_open").click();
         expect.verifySteps(["traces of step 11 of scenario 1", "open email.automation.trace"]);
+    });
+
+    test("a form the user may not edit offers no step to add", async () => {
+        mockFlow([node(11, "Welcome", false, "begin", { sent: 2 })]);
+        await mountView({
+            type: "form",
+            resModel: "email.automation.scenario",
+            resId: 1,
+            arch: FORM_ARCH.replace("<form>", `<form edit="0">`),
+        });
+        expect(".o_ea_flow_row").toHaveCount(1);
+        expect(".o_ea_flow_add").toHaveCount(0);
+        expect(".o_ea_flow_add_root").toHaveCount(0);
     });
 
     test("adds a child step on an outcome the field offers", async () => {

@@ -119,6 +119,8 @@ export class FlowDiagram extends Component {
         this.selections = { trigger_type: [], action_type: [], delay_unit: [] };
         this.loadedKey = null;
         onWillStart(() => this.loadSelections());
+        // The field (flow_step_ids) follows the scenario's steps: a step added or removed in
+        // the Steps tab changes it, and the drawing says it is out of date until saved.
         useRecordObserver((record) => {
             const key = `${record.resId}:${record.data[this.props.name].currentIds.join(",")}`;
             const dirty = record.dirty;
@@ -161,7 +163,10 @@ export class FlowDiagram extends Component {
     }
 
     get canEdit() {
-        return !this.props.readonly && Boolean(this.props.record.resId);
+        // The field itself is computed (always read-only): steps are added when the form is
+        // editable, as the step list's own "Add a line" is.
+        const record = this.props.record;
+        return record.isInEdition && Boolean(record.resId);
     }
 
     label(fieldName, value) {
@@ -234,7 +239,7 @@ export class FlowDiagram extends Component {
 export const flowDiagram = {
     component: FlowDiagram,
     displayName: _t("Scenario flow"),
-    supportedTypes: ["one2many"],
+    supportedTypes: ["many2many", "one2many"],
     relatedFields: [],
 };
 
