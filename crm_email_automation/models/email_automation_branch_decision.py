@@ -84,9 +84,7 @@ class EmailAutomationBranchDecision(models.Model):
         """Events just recorded on `trace_ids`: decide the positive outcomes they prove and
         schedule their steps, counting the delay from the (first) event."""
         Trace = self.env["email.automation.trace"].sudo()
-        traces = Trace.browse(trace_ids).filtered(
-            lambda t: t.state == "sent" and t.participant_id.state == "running" and self._mail_pairs(t)
-        )
+        traces = Trace.browse(self._traces_at_mail_branches(trace_ids)).filtered(lambda t: self._mail_pairs(t))
         if not traces:
             return
         first = self._first_events(traces)
@@ -99,6 +97,33 @@ class EmailAutomationBranchDecision(models.Model):
                     rows.append((trace, pair, False, when))
         self._schedule_children(self._claim(rows))
         self._refresh_outcome_due(traces)
+
+    @api.model
+    def _traces_at_mail_branches(self, trace_ids):
+        """The ids among `trace_ids` of sent traces, of running participants, whose step has
+        mail outcome steps after it. One query: an open or a click on an e-mail that
+        branches nowhere (most of them, and the hot tracking routes) costs no ORM reads."""
+        self.env["email.automation.trace"].flush_model(["state", "participant_id", "step_id"])
+        self.env["email.automation.participant"].flush_model(["state"])
+        self.env["email.automation.step"].flush_model(["parent_id", "trigger_type", "active"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT trace.id
+                  FROM email_automation_trace trace
+                  JOIN email_automation_participant participant ON participant.id = trace.participant_id
+                 WHERE trace.id = ANY(%(ids)s) AND trace.state = 'sent' AND participant.state = 'running'
+                   AND EXISTS (
+                       SELECT 1 FROM email_automation_step child
+                        WHERE child.parent_id = trace.step_id AND child.active
+                          AND child.trigger_type = ANY(%(types)s)
+                   )
+                """,
+                ids=list(trace_ids),
+                types=list(MAIL_OUTCOMES),
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
     def _decide_closed_windows(self, limit=500, auto_commit=False):
