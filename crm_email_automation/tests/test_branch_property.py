@@ -13,6 +13,10 @@ from .branch_common import T0, BranchCommon, event_for
 WINDOWS = {"opened": 6 * 60, "clicked": 12 * 60}
 PROVES = {"open": {"opened"}, "click": {"opened", "clicked"}}
 HORIZON = 24 * 60
+# A webhook delivered again this many minutes after its first delivery (providers retry
+# until answered, and a retry may come after the window was scanned).
+REDELIVERY = 7 * 60
+MAIL_CLIENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko)"
 # Minutes around the windows' ends, where the order of facts matters most.
 EDGES = [0, 60, 359, 360, 361, 400, 719, 720, 721, 800]
 minute = st.one_of(st.sampled_from(EDGES), st.integers(min_value=0, max_value=HORIZON))
@@ -22,11 +26,15 @@ event_strategy = st.fixed_dictionaries(
         "kind": st.just("event"),
         "participant": st.integers(min_value=0, max_value=2),
         "type": st.sampled_from(["open", "open", "click", "machine_open", "delivered", "reply"]),
+        # Reported by a provider's webhook, or seen by Odoo itself: the mail client fetching
+        # the open pixel or a tracked link (then at once: "late" does not apply).
+        "source": st.sampled_from(["webhook", "webhook", "mail_client"]),
         "occurred": minute,
         # How late the event arrives (webhooks retry, pixels load late).
         "late": st.sampled_from([0, 0, 1, 30, 60 * 5, 60 * 8, 60 * 20]),
-        # Sent again as is (a replay), or reported a second time under another key.
-        "duplicate": st.sampled_from([None, None, "replay", "again"]),
+        # Sent again as is in the same batch (a replay), reported a second time under another
+        # key, or delivered again later on its own (a retried webhook, a second fetch).
+        "duplicate": st.sampled_from([None, None, "replay", "again", "later"]),
     }
 )
 scan_strategy = st.fixed_dictionaries({"kind": st.just("scan"), "at": st.integers(min_value=0, max_value=HORIZON + 60)})
@@ -74,7 +82,39 @@ class TestBranchProperty(BranchCommon):
         @example(
             actions=[
                 {"kind": "scan", "at": 400},
-                {"kind": "event", "participant": 0, "type": "open", "occurred": 100, "late": 480, "duplicate": None},
+                {
+                    "kind": "event",
+                    "participant": 0,
+                    "type": "open",
+                    "occurred": 100,
+                    "late": 480,
+                    "source": "webhook",
+                    "duplicate": None,
+                },
+            ]
+        )
+        # A click seen by Odoo inside the window, its webhook copy redelivered after the scan.
+        @example(
+            actions=[
+                {
+                    "kind": "event",
+                    "participant": 1,
+                    "type": "click",
+                    "occurred": 700,
+                    "late": 0,
+                    "source": "mail_client",
+                    "duplicate": "later",
+                },
+                {"kind": "scan", "at": 721},
+                {
+                    "kind": "event",
+                    "participant": 1,
+                    "type": "click",
+                    "occurred": 700,
+                    "late": 60,
+                    "source": "webhook",
+                    "duplicate": "later",
+                },
             ]
         )
         def check(actions):
@@ -114,8 +154,15 @@ class TestBranchProperty(BranchCommon):
         # Each action at the minute it happens (an event when it arrives), in that order.
         timeline = []
         for index, action in enumerate(actions):
-            at = action["occurred"] + action["late"] if action["kind"] == "event" else action["at"]
+            if action["kind"] == "scan":
+                timeline.append((action["at"], index, action))
+                continue
+            if self.seen_by_odoo(action):
+                action = {**action, "late": 0}
+            at = action["occurred"] + action["late"]
             timeline.append((at, index, action))
+            if action["duplicate"] == "later":
+                timeline.append((at + REDELIVERY, index, {**action, "duplicate": None}))
         timeline.append((HORIZON + 120, len(actions), {"kind": "scan", "at": HORIZON + 120}))
         expected = {}  # (trace id, pair) -> negative?
         Event = self.env["email.automation.event"]
@@ -130,14 +177,25 @@ class TestBranchProperty(BranchCommon):
                     continue
                 trace = traces[action["participant"]]
                 occurred = T0 + timedelta(minutes=action["occurred"])
-                event = event_for(trace, action["type"], occurred)
-                batch = [event]
-                if action["duplicate"] == "replay":
-                    batch.append(event)
-                elif action["duplicate"] == "again":
-                    batch.append(event_for(trace, action["type"], occurred, message_id=f"again-{trace.id}"))
-                Event._ingest(self.provider, batch)
-                for pair in PROVES.get(action["type"], ()):
+                copies = 2 if action["duplicate"] in ("replay", "again") else 1
+                if self.seen_by_odoo(action):
+                    for _copy in range(copies):
+                        if action["type"] == "open":
+                            Event._track_open(trace.id, user_agent=MAIL_CLIENT)
+                        else:
+                            Event._track_click(trace.id, "https://example.com/offer", user_agent=MAIL_CLIENT)
+                    # Fetched within seconds of sending: a privacy proxy or a link scanner.
+                    human = action["occurred"] >= 1
+                else:
+                    event = event_for(trace, action["type"], occurred)
+                    batch = [event]
+                    if action["duplicate"] == "replay":
+                        batch.append(event)
+                    elif action["duplicate"] == "again":
+                        batch.append(event_for(trace, action["type"], occurred, message_id=f"again-{trace.id}"))
+                    Event._ingest(self.provider, batch)
+                    human = True
+                for pair in PROVES.get(action["type"], ()) if human else ():
                     if action["occurred"] <= WINDOWS[pair]:
                         expected.setdefault((trace.id, pair), False)
 
@@ -154,3 +212,8 @@ class TestBranchProperty(BranchCommon):
         decisions = self.env["email.automation.branch.decision"].search_count([("trace_id", "in", traces.ids)])
         self.assertEqual(decisions, 2 * len(traces))
         return counts
+
+    @staticmethod
+    def seen_by_odoo(action):
+        """Whether the event is a mail client's fetch of the pixel or a tracked link."""
+        return action["source"] == "mail_client" and action["type"] in ("open", "click")

@@ -69,13 +69,37 @@ class TestProportions(BaseCase):
         # 56/70 - 48/80, from the two Wilson intervals:
         # 56/70: (0.691834, 0.876953) as above; 48/80: z^2 = 3.841459,
         #   centre = 96 + 3.841459 = 99.841459, spread = 1.959964 * sqrt(3.841459 + 76.8)
-        #   = 1.959964 * 8.980059 = 17.600589, denominator = 167.682918,
-        #   l2 = 82.240870 / 167.682918 = 0.490453, u2 = 117.442048 / 167.682918 = 0.700382.
+        #   = 1.959964 * 8.980059 = 17.600592, denominator = 167.682918,
+        #   l2 = 82.240867 / 167.682918 = 0.490455, u2 = 117.442051 / 167.682918 = 0.700382.
         # lower = 0.2 - sqrt((0.8 - 0.691834)^2 + (0.700382 - 0.6)^2)
         #       = 0.2 - sqrt(0.011700 + 0.010077) = 0.2 - 0.147568 = 0.052432
         # upper = 0.2 + sqrt((0.876953 - 0.8)^2 + (0.6 - 0.490455)^2)
         #       = 0.2 + sqrt(0.005922 + 0.012000) = 0.2 + 0.133873 = 0.333873
         self.assertInterval(newcombe_difference_interval(56, 70, 48, 80), (0.2, 0.052432, 0.333873), places=5)
+
+    def test_newcombe_by_hand_interval_across_zero(self):
+        # 12/40 mailed against 5/40 held out: an uplift of 0.3 - 0.125 = 0.175 that the data
+        # cannot yet tell from none. z^2 = 3.841459, denominator 2 * (40 + 3.841459) = 87.682918.
+        # 12/40: centre = 24 + 3.841459 = 27.841459, spread = 1.959964 * sqrt(3.841459 + 4*40*0.3*0.7)
+        #   = 1.959964 * sqrt(37.441459) = 1.959964 * 6.118943 = 11.992907,
+        #   l1 = 15.848552 / 87.682918 = 0.180748, u1 = 39.834366 / 87.682918 = 0.454300.
+        # 5/40: centre = 10 + 3.841459 = 13.841459, spread = 1.959964 * sqrt(3.841459 + 4*40*0.125*0.875)
+        #   = 1.959964 * sqrt(21.341459) = 1.959964 * 4.619682 = 9.054410,
+        #   l2 = 4.787049 / 87.682918 = 0.054595, u2 = 22.895869 / 87.682918 = 0.261121.
+        # lower = 0.175 - sqrt((0.3 - 0.180748)^2 + (0.261121 - 0.125)^2)
+        #       = 0.175 - sqrt(0.014221 + 0.018529) = 0.175 - 0.180970 = -0.005970
+        # upper = 0.175 + sqrt((0.454300 - 0.3)^2 + (0.125 - 0.054595)^2)
+        #       = 0.175 + sqrt(0.023808 + 0.004957) = 0.175 + 0.169604 = 0.344604
+        self.assertInterval(wilson_interval(12, 40), (0.180748, 0.454300), places=5)
+        self.assertInterval(wilson_interval(5, 40), (0.054595, 0.261121), places=5)
+        self.assertInterval(newcombe_difference_interval(12, 40, 5, 40), (0.175, -0.005970, 0.344604), places=5)
+        # Both arms large enough: the figure is shown, its interval across zero says "maybe none".
+        # Incremental: 0.175 * 40 = 7 conversions; revenue 2400/40 - 1000/40 = 35 per head, * 40 = 1400.
+        result = holdout_uplift(40, 12, 40, 5, mailed_revenue=2400.0, holdout_revenue=1000.0)
+        self.assertTrue(result.enough_data)
+        self.assertLess(result.uplift_lower, 0)
+        self.assertAlmostEqual(result.incremental_conversions, 7.0)
+        self.assertAlmostEqual(result.incremental_revenue, 1400.0)
 
     def test_interval_is_antisymmetric_and_contains_the_difference(self):
         for counts in [(3, 40, 7, 35), (0, 31, 2, 30), (30, 30, 29, 31), (12, 400, 1, 44)]:

@@ -1,12 +1,12 @@
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import lxml.html
 from freezegun import freeze_time
 
 from odoo.tests import tagged
 
-from .common import body_text, warm_up_http_statics
+from .common import warm_up_http_statics
+from .mail_client import BROWSER, MailClientMixin
 from .test_unsubscribe_http import HttpPolicyCommon
 
 OFFER = "https://shop.example.com/offer?ref=mail"
@@ -17,11 +17,10 @@ BODY = (
     "<p><a href='mailto:sales@example.com'>Write</a>, <a href='tel:+48221234567'>call</a>,"
     " <a href='#top'>top</a>, <a href='https://lists.example.com/unsubscribe?u=1'>their list</a>.</p>"
 )
-BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko)"
 
 
 @tagged("post_install", "-at_install")
-class TestTrackingHttp(HttpPolicyCommon):
+class TestTrackingHttp(MailClientMixin, HttpPolicyCommon):
     """A sent e-mail's pixel and tracked links, fetched from the message as a mail client
     does, through Odoo's HTTP server."""
 
@@ -35,13 +34,15 @@ class TestTrackingHttp(HttpPolicyCommon):
             "res.partner", subject="Our offer", subject_pl="Nasza oferta", body=BODY, body_pl=BODY
         )
 
-    def send(self, partner, category="marketing", ago=timedelta(minutes=10), **values):
+    def send(self, partner, category="marketing", ago=timedelta(minutes=10), template=None, **values):
         """Send the e-mail with links to `partner`, `ago` before now; return the trace and
         the HTML that reached the SMTP server."""
         scenario = self.create_scenario(
             name=f"Offer {category}",
             category=category,
-            steps=[{"name": "Offer", "trigger_type": "begin", "mail_template_id": self.template_links.id}],
+            steps=[
+                {"name": "Offer", "trigger_type": "begin", "mail_template_id": (template or self.template_links).id}
+            ],
             **values,
         )
         with freeze_time(datetime.now() - ago):
@@ -50,22 +51,7 @@ class TestTrackingHttp(HttpPolicyCommon):
         (message,) = self.assertSentTo(partner.email)
         trace = scenario.participant_ids.trace_ids
         self.assertEqual(trace.state, "sent")
-        return scenario, trace, lxml.html.fromstring(body_text(message))
-
-    def path(self, url):
-        self.assertTrue(url.startswith(self.base_url()), f"{url} points at this server")
-        parts = urlsplit(url)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-
-    def links(self, html):
-        return {node.text: node.get("href") for node in html.iter("a")}
-
-    def pixel(self, html):
-        (pixel,) = [img.get("src") for img in html.iter("img") if img.get("src", "").endswith("/open.gif")]
-        return pixel
-
-    def fetch(self, url, head=False, agent=BROWSER):
-        return self.url_open(self.path(url), head=head, allow_redirects=False, headers={"User-Agent": agent})
+        return scenario, trace, self.html_of(message)
 
     def events(self, trace):
         self.env.invalidate_all()
@@ -125,6 +111,43 @@ class TestTrackingHttp(HttpPolicyCommon):
         # The unsubscribe page still answers directly.
         self.assertEqual(self.fetch(unsubscribe).status_code, 200)
         self.assertEqual(self.events(trace), [])
+
+    def test_only_web_links_are_rewritten_each_to_its_own_target(self):
+        body = (
+            "<p><a href='javascript:alert(1)'>script</a> <a href='data:text/html,%3Cb%3Ex%3C/b%3E'>data</a>"
+            " <a href='sms:+48221234567'>text us</a> <a href='ftp://files.example.com/price.pdf'>prices</a></p>"
+            "<p><a href='/shop/cart'>your cart</a>"
+            " <a href='https://shop.example.com/offer?ref=mail&amp;lang=pl#details'>details</a>"
+            " <a href='https://shop.example.com/terms'>terms</a></p>"
+        )
+        template = self._create_template("res.partner", subject="Links", subject_pl="Linki", body=body, body_pl=body)
+        _scenario, trace, html = self.send(self.partner_en, template=template)
+        links = self.links(html)
+        # Not web pages: left as written (scripts and data are dropped by Odoo's HTML
+        # sanitizer before), never turned into a redirect.
+        self.assertIn(links["script"], ("javascript:alert(1)", "", None))
+        self.assertIn(links["data"], ("data:text/html,%3Cb%3Ex%3C/b%3E", "", None))
+        self.assertEqual(links["text us"], "sms:+48221234567")
+        self.assertEqual(links["prices"], "ftp://files.example.com/price.pdf")
+        # Web pages, this site's own included: each redirects to its own target, as written.
+        targets = {
+            "your cart": f"{self.base_url()}/shop/cart",
+            "details": "https://shop.example.com/offer?ref=mail&lang=pl#details",
+            "terms": TERMS,
+        }
+        paths = {}
+        for label, target in targets.items():
+            self.assertIn("/email_automation/r/", links[label], label)
+            paths[label] = self.path(links[label])
+            response = self.fetch(links[label])
+            self.assertEqual((response.status_code, response.headers.get("Location")), (302, target), label)
+        self.assertEqual(self.events(trace), ["click", "machine_click", "machine_click"], "a person, then a burst")
+        # One e-mail's signature is for its own (link, e-mail) pair: not valid for its other links.
+        cart_prefix, _cart_code, trace_id, cart_signature = paths["your cart"].rsplit("/", 3)
+        terms_code = paths["terms"].rsplit("/", 3)[1]
+        response = self.url_open(f"{cart_prefix}/{terms_code}/{trace_id}/{cart_signature}", allow_redirects=False)
+        self.assertEqual(response.status_code, 404)
+        self.assertNotIn("Location", response.headers)
 
     def test_forged_or_altered_tracking_urls_never_redirect(self):
         _scenario, trace, html = self.send(self.partner_pl)
