@@ -1,22 +1,25 @@
-"""Branch latency: from an open arriving to the "opened" branch's e-mail accepted by SMTP.
+"""Branch latency: from an open or a click arriving to the positive branch's e-mail
+accepted by SMTP.
 
 A real Odoo server (odoo-bin, threaded, one cron thread, as in production) runs the queue;
-this script plays the tracking side: for each recipient of a sent e-mail it records an open
-through `email.automation.event._ingest` in a transaction of its own (what the open pixel
-and the provider webhooks do) and times until the e-mail of the step "Opened" (delay 0)
-reaches the SMTP server (aiosmtpd, in this process). The queue is woken at the commit of
-the open (`email.automation.queue._wake_up`), so the e-mail should leave within seconds,
-not at the next scheduled run.
+this script plays the recipients' mail clients: for each recipient of a sent e-mail (with
+tracking on, dated an hour back so that the fetch is a person's) it fetches the open pixel,
+or the tracked link, through that server over HTTP, and times until the e-mail of the step
+"Thanks" (on "opened", delay 0; a click proves the open) reaches the SMTP server (aiosmtpd,
+in this process). The queue is woken at the commit of the request
+(`email.automation.queue._wake_up`), so the e-mail should leave within seconds, not at the
+next scheduled run.
 
-Two figures per run: opens one at a time (each waits for its e-mail), and a burst (all the
-opens committed back to back). Reported: median and p95 of each run, and the median of the
-runs; target: p95 within one queue cycle (the cron's interval).
+Three figures per run: pixels one at a time (each waits for its e-mail), clicks one at a
+time, and a burst (all the pixels fetched back to back). Reported: median and p95 of each
+run, and the median of the runs; target: p95 within one queue cycle (the cron's interval).
 
     python bench/bench_branch_latency.py [--runs 3] [--events 20] [--keep-db]
 """
 
 import argparse
 import email.utils
+import http.client
 import signal
 import statistics
 import subprocess
@@ -24,10 +27,14 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime
 
 from odoo_env import DB_PREFIX, PROJECT_DIR, OdooSetup, default_odoo_dir, superuser_env
 from sink_process import free_port
+
+OFFER_URL = "https://shop.example.com/offer"
+MAIL_CLIENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+FIGURES = ("pixel", "click", "pixel burst")
 
 
 class RecordingHandler:
@@ -74,7 +81,12 @@ def setup_data(env, port, total):
     model_id = env["ir.model"]._get_id("res.partner")
     templates = {
         name: env["mail.template"].create(
-            {"name": name, "model_id": model_id, "subject": f"{name} {{{{ object.name }}}}", "body_html": "<p>Hi</p>"}
+            {
+                "name": name,
+                "model_id": model_id,
+                "subject": f"{name} {{{{ object.name }}}}",
+                "body_html": f"<p>Hi, see <a href='{OFFER_URL}'>our offer</a>.</p>",
+            }
         )
         for name in ("Offer", "Thanks")
     }
@@ -87,6 +99,7 @@ def setup_data(env, port, total):
             "model_id": model_id,
             "trigger": "manual",
             "category": "transactional",
+            "is_tracking_enabled": True,
             "provider_id": provider.id,
             "step_ids": [(0, 0, {"name": "Offer", "trigger_type": "begin", "mail_template_id": templates["Offer"].id})],
         }
@@ -128,50 +141,48 @@ def send_offers(registry, scenario_id, partner_ids):
         traces = env["email.automation.trace"].search(
             [("scenario_id", "=", scenario_id), ("participant_id.res_id", "in", partner_ids), ("state", "=", "sent")]
         )
+        # Read an hour after they arrived: a person's open, not a privacy proxy's prefetch.
+        env.cr.execute(
+            "UPDATE email_automation_trace SET sent_at = sent_at - interval '1 hour' WHERE id IN %s",
+            (tuple(traces.ids),),
+        )
+        sender = env["email.automation.mail.sender"]
+        code = sender._link_tracker_codes([OFFER_URL])[OFFER_URL]
         return {
-            trace.participant_id.res_id: (trace.id, email.utils.parseaddr(trace.email_to)[1].lower())
+            trace.participant_id.res_id: {
+                "address": email.utils.parseaddr(trace.email_to)[1].lower(),
+                "pixel": sender._open_path(trace.id),
+                "click": sender._click_path(trace.id, code),
+            }
             for trace in traces
         }
 
 
-def record_open(registry, provider_id, trace_id):
-    from psycopg2.extensions import TransactionRollbackError  # noqa: PLC0415
-
-    from odoo.addons.crm_email_automation.providers.webhook_events import WebhookEvent  # noqa: PLC0415
-
-    # As Odoo does for an HTTP request (the pixel, a webhook): a serialization failure
-    # against the cron (still finishing the batch that sent the e-mail) is retried.
-    for attempt in range(5):
-        try:
-            return _record_open(registry, provider_id, trace_id, WebhookEvent)
-        except TransactionRollbackError:
-            if attempt == 4:
-                raise
-            time.sleep(0.05 * 2**attempt)
-    return None
+def fetch(connection, path, expected):
+    """GET `path` as a mail client does; the answer must be `expected` (200 pixel, 302 link)."""
+    connection.request("GET", path, headers={"User-Agent": MAIL_CLIENT})
+    response = connection.getresponse()
+    response.read()
+    if response.status != expected:
+        raise RuntimeError(f"GET {path}: {response.status}, expected {expected}")
 
 
-def _record_open(registry, provider_id, trace_id, WebhookEvent):  # noqa: N803 - a class
-    with superuser_env(registry) as env:
-        event = WebhookEvent(
-            event_type="open",
-            provider_event="open",
-            message_id=f"bench-{trace_id}",
-            occurred_ms=int(datetime.now(timezone.utc).timestamp() * 1000),
-            trace_ref=trace_id,
-        )
-        env["email.automation.event"]._ingest(env["email.automation.provider"].browse(provider_id), [event])
-
-
-def measure(registry, handler, provider_id, sent, cycle, burst):
+def measure(http_port, handler, sent, cycle, figure):
+    """Latencies (s) from each fetch sent to the branch e-mail accepted by SMTP."""
+    route, expected = ("click", 302) if figure == "click" else ("pixel", 200)
+    burst = figure == "pixel burst"
     arrived = {}
     latencies = []
-    for trace_id, address in sent.values():
-        arrived[address] = time.time()
-        record_open(registry, provider_id, trace_id)
-        if not burst:
-            accepted = handler.wait_for((address, "Thanks"), cycle + 60)
-            latencies.append((accepted or float("inf")) - arrived[address])
+    connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=cycle + 60)
+    try:
+        for mail in sent.values():
+            arrived[mail["address"]] = time.time()
+            fetch(connection, mail[route], expected)
+            if not burst:
+                accepted = handler.wait_for((mail["address"], "Thanks"), cycle + 60)
+                latencies.append((accepted or float("inf")) - arrived[mail["address"]])
+    finally:
+        connection.close()
     if burst:
         for address, started in arrived.items():
             accepted = handler.wait_for((address, "Thanks"), cycle + 60)
@@ -208,9 +219,9 @@ def main():
             print(f"creating {db_name}...", file=sys.stderr)
             setup.create_database(modules="crm_email_automation")
         registry = setup.registry()
-        total = args.runs * 2 * args.events
+        total = args.runs * len(FIGURES) * args.events
         with superuser_env(registry) as env:
-            scenario_id, provider_id, partner_ids, cycle = setup_data(env, smtp_port, total)
+            scenario_id, _provider_id, partner_ids, cycle = setup_data(env, smtp_port, total)
         http_port = free_port()
         args_server = [a for a in setup.odoo_args() if not a.startswith("--max-cron-threads")]
         server = subprocess.Popen(  # noqa: S603 - odoo-bin of the given source, fixed arguments
@@ -231,12 +242,12 @@ def main():
                 time.sleep(0.5)
         time.sleep(3)  # the cron thread starts listening after the HTTP server
         print(f"queue cycle: {cycle} s; engine {PROJECT_DIR.name}", file=sys.stderr)
-        results = {"one at a time": [], "burst": []}
+        results = {figure: [] for figure in FIGURES}
         for run in range(args.runs):
             for index, figure in enumerate(results):
-                start = (run * 2 + index) * args.events
+                start = (run * len(FIGURES) + index) * args.events
                 sent = send_offers(registry, scenario_id, partner_ids[start : start + args.events])
-                latencies = measure(registry, handler, provider_id, sent, cycle, burst=figure == "burst")
+                latencies = measure(http_port, handler, sent, cycle, figure)
                 results[figure].append(latencies)
                 print(
                     f"run {run + 1} {figure}: n={len(latencies)} median {statistics.median(latencies):.3f} s, "
@@ -244,7 +255,7 @@ def main():
                     file=sys.stderr,
                 )
         met = True
-        print(f"Open to the branch e-mail accepted by SMTP (queue cycle {cycle} s), {args.runs} run(s)")
+        print(f"Open or click to the branch e-mail accepted by SMTP (queue cycle {cycle} s), {args.runs} run(s)")
         print(f"{'figure':<15} {'median s':>10} {'p95 s':>10} {'max s':>10}  target p95 <= {cycle} s")
         for figure, runs in results.items():
             medians = statistics.median(statistics.median(r) for r in runs)
