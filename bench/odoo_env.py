@@ -155,34 +155,43 @@ def superuser_env(registry):
         yield odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
 
 
-def run_in_bench_database(args, servers, run, report, modules="crm_email_automation"):
+def run_in_bench_database(args, servers, run, report, modules=ADDON, db_options=(), extra_addons=(), announce=None):
     """The life of a one-database benchmark: snapshot the addon, start the local `servers`
     (context managers: SMTP sink, provider sink), create ``args.db_name`` (installing
     `modules`, or copying ``args.from_db`` when given), call ``run(args, setup, *servers)``
     and ``report(args, results)``, and drop the database however that ended (unless
-    ``args.keep_db``). Sets ``args.engine``. Returns the exit status: 0 when `report`
-    says the targets are met."""
-    # Stopped with a signal, still stop the servers and drop the database (see finally).
+    ``args.keep_db``). Sets ``args.engine``, ``args.started`` (monotonic) and
+    ``args.setup_seconds``; ``announce(setup, odoo, addons_dir)`` may print the settings.
+    Returns the exit status: 0 when `report` says the targets are met."""
+    # A plain `kill` ends the run like Ctrl+C does: through the finally that drops the database.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with tempfile.TemporaryDirectory(prefix="cea_bench_addon_") as snapshot:
-        setup = OdooSetup(args.odoo_dir, args.db_name, addons_dir=snapshot_addon(snapshot))
+        addons_dir = snapshot_addon(snapshot)
+        setup = OdooSetup(
+            args.odoo_dir, args.db_name, db_options=db_options, extra_addons=extra_addons, addons_dir=addons_dir
+        )
         odoo = setup.load_config()
         odoo.netsvc.init_logger()
         args.engine = engine_version()
+        if announce:
+            announce(setup, odoo, addons_dir)
         created = False
+        args.started = time.monotonic()
+        args.setup_seconds = 0.0
         try:
             with contextlib.ExitStack() as stack:
                 started = [stack.enter_context(server) for server in servers]
                 if setup.database_exists():
                     raise SystemExit(f"database {args.db_name} already exists: refusing to reuse or drop it")
-                created = True
+                created = True  # from here on the database may exist, and it is ours to drop
                 from_db = getattr(args, "from_db", None)
                 if from_db:
                     progress(f"copying {from_db} to {args.db_name}")
                     subprocess.run(["createdb", "-T", from_db, args.db_name], check=True)  # noqa: S603, S607
                 else:
                     progress(f"creating database {args.db_name}")
-                    setup.create_database(modules=modules)
+                    args.setup_seconds = setup.create_database(modules=modules)
+                    progress(f"database ready in {args.setup_seconds:.0f}s")
                 results = run(args, setup, *started)
             ok = report(args, results)
         except Exception:  # noqa: BLE001 - report, then drop the database all the same
@@ -191,7 +200,10 @@ def run_in_bench_database(args, servers, run, report, modules="crm_email_automat
         finally:
             if created and not args.keep_db:
                 progress(f"dropping {args.db_name}")
-                setup.drop_database()
+                try:
+                    setup.drop_database()
+                except Exception:  # noqa: BLE001 - report, the figures are already printed
+                    traceback.print_exc()
     return 0 if ok else 1
 
 

@@ -13,17 +13,14 @@ Sections (all delivering over SMTP to a local aiosmtpd server):
 
 import argparse
 import os
-import signal
 import sys
-import tempfile
 import time
-import traceback
 
 from fixtures import BODY, SUBJECT, create_contacts, create_scenario, create_template, message_floor, setup_mail_server
 from measure_mail import MailBench, measure_scaling, measure_throughput
 from measure_memory import measure_memory
 from measure_trigger import TriggerBench, measure_triggers
-from odoo_env import DB_PREFIX, OdooSetup, default_odoo_dir, engine_version, snapshot_addon, superuser_env
+from odoo_env import DB_PREFIX, MODULES, default_odoo_dir, run_in_bench_database, superuser_env
 from report import Table, fmt_runs, load_summary, median, progress, verdict
 from smtp_sink import SmtpSink
 
@@ -301,49 +298,27 @@ def report(args, results, setup_seconds, elapsed):
 
 def main(argv=None):
     args = parse_args(argv)
-    # A plain `kill` ends the run like Ctrl+C does: through the finally that drops the database.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    with tempfile.TemporaryDirectory(prefix="cea_bench_addon_") as snapshot:
-        return bench(args, snapshot_addon(snapshot))
 
+    def announce(setup, odoo, addons_dir):
+        progress(f"Odoo {odoo.release.version} from {setup.odoo_dir}; python {sys.version.split()[0]}")
+        progress(f"crm_email_automation {args.engine}, copied to {addons_dir} for this run")
+        progress(
+            f"settings: sections={','.join(args.sections)} runs={args.runs} "
+            f"mass_mailing_runs={args.mass_mailing_runs} mails={args.mails} orders={args.orders} "
+            f"scenarios={args.scenarios} scale={args.scale_due}/{args.scale_total} "
+            f"memory={args.memory_mails}x{args.memory_runs}"
+        )
 
-def bench(args, addons_dir):
-    setup = OdooSetup(
-        args.odoo_dir, args.db_name, db_options=db_options(args), extra_addons=args.addons_path, addons_dir=addons_dir
+    return run_in_bench_database(
+        args,
+        [SmtpSink()],
+        run,
+        lambda args, results: report(args, results, args.setup_seconds, time.monotonic() - args.started),
+        modules=MODULES,
+        db_options=db_options(args),
+        extra_addons=args.addons_path,
+        announce=announce,
     )
-    odoo = setup.load_config()
-    odoo.netsvc.init_logger()
-    args.engine = engine_version()
-    progress(f"Odoo {odoo.release.version} from {setup.odoo_dir}; python {sys.version.split()[0]}")
-    progress(f"crm_email_automation {args.engine}, copied to {addons_dir} for this run")
-    progress(
-        f"settings: sections={','.join(args.sections)} runs={args.runs} mass_mailing_runs={args.mass_mailing_runs} "
-        f"mails={args.mails} orders={args.orders} scenarios={args.scenarios} scale={args.scale_due}/{args.scale_total} "
-        f"memory={args.memory_mails}x{args.memory_runs}"
-    )
-    created = False
-    started = time.monotonic()
-    try:
-        with SmtpSink() as sink:
-            progress(f"SMTP sink on 127.0.0.1:{sink.port}; creating database {args.db_name}")
-            if setup.database_exists():
-                raise SystemExit(f"database {args.db_name} already exists: refusing to reuse or drop it")
-            created = True  # from here on the database may exist, and it is ours to drop
-            setup_seconds = setup.create_database()
-            progress(f"database ready in {setup_seconds:.0f}s")
-            results = run(args, setup, sink)
-        ok = report(args, results, setup_seconds, time.monotonic() - started)
-    except Exception:  # noqa: BLE001 - report, then drop the database all the same
-        traceback.print_exc()
-        ok = False
-    finally:
-        if created and not args.keep_db:
-            progress(f"dropping {args.db_name}")
-            try:
-                setup.drop_database()
-            except Exception:  # noqa: BLE001 - report, the figures are already printed
-                traceback.print_exc()
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":
