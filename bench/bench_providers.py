@@ -146,8 +146,8 @@ class OdooServer:
     ``postgres`` database (about 2.5 ms here).
     """
 
-    def __init__(self, setup, mode):
-        self.port = free_port()
+    def __init__(self, setup, mode, port=None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
             sys.executable,
