@@ -15,7 +15,7 @@ Prints events per second of each run and their medians, and the ratios single / 
 batch / single. It is a measurement, not a test: no target fails the run, but a request
 that is not answered 201 (or 200 for the floor) stops it.
 
-    python bench/bench_event_api.py [--events 500] [--batch 100] [--runs 3] [--port 18275]
+    python bench/bench_event_api.py [--events 500] [--batch 100] [--runs 3] [--port 18275 --gevent-port 19275]
 
 The script creates its own database (``cea_bench_event_api_<date>``, only
 ``crm_email_automation`` installed) and drops it at the end (``--keep-db`` keeps it).
@@ -51,6 +51,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, default=100, help="events per batch request (at most 500)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each measurement; medians are reported")
     parser.add_argument("--port", type=int, default=0, help="HTTP port of the Odoo server (default: a free one)")
+    parser.add_argument("--gevent-port", type=int, default=0, help="its gevent (websocket) port (default: Odoo's)")
     parser.add_argument("--odoo-dir", default=default_odoo_dir())
     parser.add_argument("--db-name", default=f"{DB_PREFIX}event_api_{datetime.now():%Y%m%d_%H%M%S}")
     parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
@@ -152,7 +153,7 @@ def measure_batch(server, key, partner_ids, size):
 def run(args, setup):
     key, partner_ids = prepare(setup, args.events)
     progress("starting Odoo's HTTP server (one prefork worker)")
-    server = OdooServer(setup, "prefork", port=args.port or None)
+    server = OdooServer(setup, "prefork", port=args.port or None, gevent_port=args.gevent_port or None)
     results = {"single": [], "floor": [], "batch": []}
     try:
         # Warm-up (routing map, caches, the OpenAPI document), not counted.
