@@ -3,8 +3,8 @@ from odoo import api, models
 from .mail_template_payload import PAYLOAD_CONTEXT_KEY
 
 
-class EmailAutomationMailSender(models.AbstractModel):  # pylint: disable=consider-merging-classes-inherited
-    _inherit = "email.automation.mail.sender"
+class EmailAutomationMailSender(models.AbstractModel):
+    _inherit = "email.automation.mail.sender"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model
     def _render(self, envelopes):
@@ -18,8 +18,7 @@ class EmailAutomationMailSender(models.AbstractModel):  # pylint: disable=consid
                 by_event.setdefault(event, []).append(envelope)
             else:
                 plain.append(envelope)
-        if plain:
-            super()._render(plain)
+        result = super()._render(plain) if plain else None
         for event, group in by_event.items():
             traces = {id(envelope): envelope["trace"] for envelope in group}
             for envelope in group:
@@ -30,3 +29,4 @@ class EmailAutomationMailSender(models.AbstractModel):  # pylint: disable=consid
             finally:
                 for envelope in group:
                     envelope["trace"] = traces[id(envelope)]
+        return result

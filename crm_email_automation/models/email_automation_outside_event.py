@@ -20,7 +20,7 @@ class EmailAutomationOutsideEvent(models.Model):
     res_id = fields.Many2oneReference(string="Document ID", model_field="res_model", required=True, readonly=True)
     payload = fields.Json(readonly=True)
     payload_text = fields.Text(string="Payload (JSON)", compute="_compute_payload_text")
-    occurred_at = fields.Datetime(string="Occurred At", required=True, readonly=True)
+    occurred_at = fields.Datetime(required=True, readonly=True)
     api_user_id = fields.Many2one("res.users", string="Posted By", readonly=True, ondelete="set null")
     company_id = fields.Many2one("res.company", readonly=True, index=True, help="The posting API user's company.")
     idempotency_key = fields.Char(readonly=True)

@@ -1,12 +1,11 @@
 from odoo import fields, models
 
 
-class EmailAutomationParticipant(models.Model):  # pylint: disable=consider-merging-classes-inherited
-    _inherit = "email.automation.participant"
+class EmailAutomationParticipant(models.Model):
+    _inherit = "email.automation.participant"  # pylint: disable=consider-merging-classes-inherited
 
     outside_event_id = fields.Many2one(
         "email.automation.outside.event",
-        string="Outside Event",
         readonly=True,
         index="btree_not_null",
         ondelete="set null",

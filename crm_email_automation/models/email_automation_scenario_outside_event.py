@@ -7,8 +7,8 @@ from odoo.exceptions import ValidationError
 EVENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 
 
-class EmailAutomationScenario(models.Model):  # pylint: disable=consider-merging-classes-inherited
-    _inherit = "email.automation.scenario"
+class EmailAutomationScenario(models.Model):
+    _inherit = "email.automation.scenario"  # pylint: disable=consider-merging-classes-inherited
 
     trigger = fields.Selection(
         selection_add=[("on_outside_event", "Outside event")],

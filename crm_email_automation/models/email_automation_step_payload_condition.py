@@ -3,8 +3,8 @@ from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval, test_python_expr
 
 
-class EmailAutomationStep(models.Model):  # pylint: disable=consider-merging-classes-inherited
-    _inherit = "email.automation.step"
+class EmailAutomationStep(models.Model):
+    _inherit = "email.automation.step"  # pylint: disable=consider-merging-classes-inherited
 
     scenario_trigger = fields.Selection(related="scenario_id.trigger", string="Scenario Trigger")
     payload_condition = fields.Char(
@@ -37,8 +37,8 @@ class EmailAutomationStep(models.Model):  # pylint: disable=consider-merging-cla
             return False, str(error)
 
 
-class EmailAutomationTrace(models.Model):  # pylint: disable=consider-merging-classes-inherited
-    _inherit = "email.automation.trace"
+class EmailAutomationTrace(models.Model):
+    _inherit = "email.automation.trace"  # pylint: disable=consider-merging-classes-inherited
 
     def _skip_or_cancel_unfit(self):
         runnable = super()._skip_or_cancel_unfit()

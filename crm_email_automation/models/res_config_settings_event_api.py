@@ -1,8 +1,8 @@
 from odoo import fields, models
 
 
-class ResConfigSettings(models.TransientModel):  # pylint: disable=consider-merging-classes-inherited
-    _inherit = "res.config.settings"
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"  # pylint: disable=consider-merging-classes-inherited
 
     email_automation_api_requests_per_minute = fields.Integer(
         string="Event API Requests per Minute",
