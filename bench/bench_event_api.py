@@ -7,9 +7,11 @@ production server does). The bench posts, over one keep-alive connection:
    naming a distinct contact that a running "Outside event" scenario enrols (the full
    path: key check, rate count, schema check, event, enrolment, queue wake-up);
 2. batches: ``POST /email_automation/api/v1/events/batch`` with ``--batch`` events each;
-3. the floor: Odoo's cheapest POST route, ``/web/webclient/version_info`` (JSON-RPC,
-   no authentication, no write), taking turns with (1) request after request so that the
-   machine's load weighs on both alike.
+3. two floors, taking turns with (1) request after request so that the machine's load
+   weighs on all alike: Odoo's cheapest POST route, ``/web/webclient/version_info``
+   (JSON-RPC, no database, no authentication), and Odoo's cheapest authenticated call
+   with the same key, XML-RPC ``execute_kw(res.users, context_get)`` (a cursor, the API
+   key's hash checked, one small read, no write).
 
 Prints events per second of each run and their medians, and the ratios single / floor and
 batch / single. It is a measurement, not a test: no target fails the run, but a request
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 import traceback
+import xmlrpc.client
 from datetime import datetime, timezone
 
 from bench_providers import Client, OdooServer
@@ -39,6 +42,7 @@ EVENTS_PATH = "/email_automation/api/v1/events"
 BATCH_PATH = "/email_automation/api/v1/events/batch"
 FLOOR_PATH = "/web/webclient/version_info"
 FLOOR_BODY = json.dumps({"jsonrpc": "2.0", "method": "call", "params": {}}).encode()
+RPC_PATH = "/xmlrpc/2/object"
 
 
 def progress(message):
@@ -63,7 +67,7 @@ def parse_args(argv=None):
 
 def prepare(setup, contacts):
     """An API user and key, a running scenario listening to "bench_event" on contacts, and
-    the contacts the events name. Returns (key, partner ids)."""
+    the contacts the events name. Returns (key, API user id, partner ids)."""
     registry = setup.registry()
     with superuser_env(registry) as env:
         env["email.automation.scenario"].search([("state", "=", "running")]).write({"state": "paused"})
@@ -101,7 +105,7 @@ def prepare(setup, contacts):
         )
         scenario.action_start()
         _tag, partners = create_contacts(env, contacts, "Event API")
-        return key, partners.ids
+        return key, user.id, partners.ids
 
 
 def event(partner_id, number):
@@ -120,21 +124,28 @@ def post(client, path, body, headers, expected):
     return answer
 
 
-def measure_single(server, key, partner_ids):
-    """Single events and the floor, in turn: (events/s, floor requests/s)."""
+def measure_single(server, key, rpc_body, partner_ids):
+    """Single events and the two floors, in turn: (events/s, floor requests/s, RPC floor
+    requests/s)."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     floor_headers = {"Content-Type": "application/json"}
-    api_time = floor_time = 0.0
+    rpc_headers = {"Content-Type": "text/xml"}
+    spent = {"api": 0.0, "floor": 0.0, "rpc": 0.0}
     with Client(server) as client:
         for number, partner_id in enumerate(partner_ids):
             body = json.dumps(event(partner_id, number)).encode()
             started = time.perf_counter()
             post(client, EVENTS_PATH, body, headers, 201)
-            middle = time.perf_counter()
+            after_api = time.perf_counter()
             post(client, FLOOR_PATH, FLOOR_BODY, floor_headers, 200)
-            floor_time += time.perf_counter() - middle
-            api_time += middle - started
-    return len(partner_ids) / api_time, len(partner_ids) / floor_time
+            after_floor = time.perf_counter()
+            answer = post(client, RPC_PATH, rpc_body, rpc_headers, 200)
+            if b"<fault>" in answer:
+                raise SystemExit(f"the RPC floor failed: {answer[:500]!r}")
+            spent["rpc"] += time.perf_counter() - after_floor
+            spent["floor"] += after_floor - after_api
+            spent["api"] += after_api - started
+    return tuple(len(partner_ids) / spent[name] for name in ("api", "floor", "rpc"))
 
 
 def measure_batch(server, key, partner_ids, size):
@@ -151,23 +162,24 @@ def measure_batch(server, key, partner_ids, size):
 
 
 def run(args, setup):
-    key, partner_ids = prepare(setup, args.events)
+    key, uid, partner_ids = prepare(setup, args.events)
+    rpc_body = xmlrpc.client.dumps((setup.db_name, uid, key, "res.users", "context_get", []), "execute_kw").encode()
     progress("starting Odoo's HTTP server (one prefork worker)")
     server = OdooServer(setup, "prefork", port=args.port or None, gevent_port=args.gevent_port or None)
-    results = {"single": [], "floor": [], "batch": []}
+    results = {"single": [], "floor": [], "rpc": [], "batch": []}
     try:
         # Warm-up (routing map, caches, the OpenAPI document), not counted.
-        measure_single(server, key, partner_ids[:20])
+        measure_single(server, key, rpc_body, partner_ids[:20])
         measure_batch(server, key, partner_ids[:20], 10)
         for number in range(args.runs):
-            single, floor = measure_single(server, key, partner_ids)
+            single, floor, rpc = measure_single(server, key, rpc_body, partner_ids)
             batch = measure_batch(server, key, partner_ids, args.batch)
-            results["single"].append(single)
-            results["floor"].append(floor)
-            results["batch"].append(batch)
+            for name, value in (("single", single), ("floor", floor), ("rpc", rpc), ("batch", batch)):
+                results[name].append(value)
             progress(
                 f"run #{number + 1}: single {single:7.1f} events/s, floor {floor:7.1f} requests/s "
-                f"({single / floor:.2f}x), batch of {args.batch} {batch:7.1f} events/s"
+                f"({single / floor:.2f}x), RPC floor {rpc:7.1f} requests/s ({single / rpc:.2f}x), "
+                f"batch of {args.batch} {batch:7.1f} events/s"
             )
     finally:
         server.stop()
@@ -182,17 +194,20 @@ def report(args, results):
         return " / ".join(f"{value:.{digits}f}" for value in values)
 
     single_ratios = [s / f for s, f in zip(results["single"], results["floor"], strict=True)]
+    rpc_ratios = [s / r for s, r in zip(results["single"], results["rpc"], strict=True)]
     batch_ratios = [b / s for b, s in zip(results["batch"], results["single"], strict=True)]
-    median = {key: statistics.median(results[key]) for key in ("single", "floor", "batch")}
+    median = {key: statistics.median(results[key]) for key in ("single", "floor", "rpc", "batch")}
     print(
         f"crm_email_automation {args.engine}; one prefork worker; {args.events} events per run, "
         f"batches of {args.batch}, {args.runs} runs, medians"
     )
     rows = [
         (f"POST {FLOOR_PATH} (floor)", median["floor"], "requests/s", runs(results["floor"])),
+        ("XML-RPC context_get with the key (RPC floor)", median["rpc"], "requests/s", runs(results["rpc"])),
         ("POST events (one a request)", median["single"], "events/s", runs(results["single"])),
         (f"POST events/batch ({args.batch} a request)", median["batch"], "events/s", runs(results["batch"])),
         ("Single / floor (per run)", statistics.median(single_ratios), "x", runs(single_ratios, 2)),
+        ("Single / RPC floor (per run)", statistics.median(rpc_ratios), "x", runs(rpc_ratios, 2)),
         ("Batch / single (per run)", statistics.median(batch_ratios), "x", runs(batch_ratios, 2)),
     ]
     for label, value, unit, values in rows:
