@@ -28,7 +28,6 @@ import json
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 import xmlrpc.client
@@ -36,7 +35,7 @@ from datetime import datetime, timezone
 
 from bench_providers import Client, OdooServer
 from fixtures import EMAIL_FROM, create_contacts
-from odoo_env import DB_PREFIX, OdooSetup, default_odoo_dir, engine_version, snapshot_addon, superuser_env
+from odoo_env import DB_PREFIX, default_odoo_dir, engine_version, new_bench_database, superuser_env
 
 EVENTS_PATH = "/email_automation/api/v1/events"
 BATCH_PATH = "/email_automation/api/v1/events/batch"
@@ -218,29 +217,14 @@ def report(args, results):
 def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    with tempfile.TemporaryDirectory(prefix="cea_bench_addon_") as snapshot:
-        addons_dir = snapshot_addon(snapshot)
-        setup = OdooSetup(args.odoo_dir, args.db_name, addons_dir=addons_dir)
-        odoo = setup.load_config()
-        odoo.netsvc.init_logger()
-        args.engine = engine_version()
-        created = False
-        ok = False
-        try:
-            if setup.database_exists():
-                raise SystemExit(f"database {args.db_name} already exists: refusing to reuse or drop it")
-            created = True
-            progress(f"creating database {args.db_name}")
-            setup.create_database(modules="crm_email_automation")
+    args.engine = engine_version()
+    try:
+        with new_bench_database(args.odoo_dir, args.db_name, args.keep_db, progress) as setup:
             report(args, run(args, setup))
-            ok = True
-        except Exception:  # noqa: BLE001 - report, then drop the database all the same
-            traceback.print_exc()
-        finally:
-            if created and not args.keep_db:
-                progress(f"dropping {args.db_name}")
-                setup.drop_database()
-    return 0 if ok else 1
+    except Exception:  # noqa: BLE001 - the database is dropped all the same
+        traceback.print_exc()
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
