@@ -14,7 +14,7 @@ from odoo import fields, http
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 
-from .event_api_input import EventInput, Problem, check_schema, openapi_text
+from .event_api_input import EventInput, Problem, check_schema, check_strings, openapi_text, parse_json
 from .request_limits import PROBLEM, body_limit
 
 _logger = logging.getLogger(__name__)
@@ -103,9 +103,11 @@ class EmailAutomationEventApi(http.Controller):
         if request.httprequest.mimetype != "application/json":
             raise Problem(415, "The body is not application/json", "Send the events as application/json.")
         try:
-            return json.loads(request.httprequest.get_data())
-        except ValueError as error:
+            data = parse_json(request.httprequest.get_data())
+            check_strings(data)
+        except (ValueError, RecursionError) as error:
             raise Problem(400, "The body is not JSON", str(error)[:300]) from None
+        return data
 
     def _apply(self, user, prepared, batch):
         """Write everything or nothing: the idempotency claim, contacts, consent, events and

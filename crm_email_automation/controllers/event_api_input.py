@@ -3,6 +3,7 @@ targets resolved, all before anything is written (a refusal changes nothing)."""
 
 import functools
 import json
+import math
 from datetime import datetime, timedelta, timezone
 
 from jsonschema import Draft202012Validator
@@ -59,8 +60,58 @@ def pointer(path):
     return "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in path)
 
 
+def reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def finite_float(text):
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def parse_json(body):
+    """The body as JSON, strictly: NaN, Infinity and numbers that overflow to it (which
+    Python accepts) are refused, as PostgreSQL's jsonb would refuse them."""
+    return json.loads(body, parse_constant=reject_constant, parse_float=finite_float)
+
+
+def bad_strings(data, path=()):
+    """The places of strings PostgreSQL cannot store (a NUL character, a lone surrogate),
+    keys included, as JSON pointers."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from bad_strings(key, (*path, key))
+            yield from bad_strings(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from bad_strings(value, (*path, index))
+    elif isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            yield pointer(path)
+            return
+        if "\x00" in data:
+            yield pointer(path)
+
+
+def check_strings(data):
+    places = list(dict.fromkeys(bad_strings(data)))
+    if places:
+        raise Problem(
+            422,
+            "The events are not valid",
+            "Strings may not contain NUL characters or lone surrogates.",
+            [{"pointer": place, "detail": "unsupported character"} for place in places[:MAX_ERRORS]],
+        )
+
+
 def check_schema(data, schema_name):
-    errors = sorted(validator(schema_name).iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        validator(schema_name).iter_errors(data), key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path]
+    )
     if errors:
         raise Problem(
             422,
@@ -146,7 +197,7 @@ class EventInput:
             elif not self._exists(model, res_id):
                 self.fail(f"{where}/target/id", "no such record")
             else:
-                values["res_model"], values["res_id"] = model, res_id
+                values["res_model"], values["res_id"] = model, int(res_id)
         return values, contact
 
     def _exists(self, model, res_id):

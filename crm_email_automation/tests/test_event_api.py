@@ -242,6 +242,27 @@ class TestEventApi(EventApiCommon):
                 self.assertProblem(status, answer_headers, body, expected)
         self.assertFalse(self.outside_events())
 
+    def test_text_postgresql_cannot_store_is_refused_not_a_500(self):
+        nul_name = json.dumps(self.event(target={"email": "nul@example.com", "name": "A\u0000B"}))
+        surrogate_key = json.dumps(self.event(payload={"\ud800": 1}))
+        deep = '{"name": "order_shipped", "payload": ' + "[" * 5000 + "]" * 5000 + "}"
+        cases = [
+            (nul_name, 422, "/target/name"),
+            (surrogate_key, 422, "/payload/\ud800"),
+            ('{"name": NaN}', 400, None),
+            (json.dumps(self.event(payload={"big": 1})).replace('"big": 1', '"big": 1e400'), 400, None),
+            (json.dumps(self.event(occurred_at="0001-01-01T00:00:00+01:00")), 422, "/occurred_at"),
+            (deep, 400, None),
+        ]
+        for raw, expected, place in cases:
+            with self.subTest(body=raw[:60]):
+                status, headers, body = self.post(EVENTS_URL, None, raw=raw)
+                self.assertProblem(status, headers, body, expected)
+                if place:
+                    self.assertEqual(body["errors"][0]["pointer"], place)
+        self.assertFalse(self.outside_events())
+        self.assertFalse(self.env["res.partner"].search([("email", "=", "nul@example.com")]))
+
     def test_too_large_body_is_a_problem(self):
         event = self.event(payload={"padding": "x" * 70_000})
         status, headers, body = self.post(EVENTS_URL, event)
