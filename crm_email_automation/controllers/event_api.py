@@ -88,8 +88,10 @@ class EmailAutomationEventApi(http.Controller):
         if limit <= 0:
             return
         now = fields.Datetime.now()
-        Counter = request.env["email.automation.rate.counter"].sudo()
-        granted, retry_at = Counter._reserve_in(request.env.cr, f"api:{key_index}", 1, {"minute": limit}, now)
+        # Counted in a short transaction of its own, committed at once: concurrent requests
+        # with the same key do not wait for each other, and a request that fails still counts.
+        Counter = request.env["email.automation.rate.counter"].sudo().with_context(email_automation_auto_commit=True)
+        granted, retry_at = Counter._reserve(f"api:{key_index}", 1, {"minute": limit}, now)
         if not granted:
             wait = max(1, math.ceil((retry_at - now).total_seconds()))
             raise Problem(
