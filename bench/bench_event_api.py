@@ -34,7 +34,7 @@ import xmlrpc.client
 from datetime import datetime, timezone
 
 from bench_providers import Client, OdooServer
-from fixtures import EMAIL_FROM, create_contacts
+from fixtures import create_contacts, create_scenario, create_template
 from odoo_env import DB_PREFIX, default_odoo_dir, engine_version, new_bench_database, superuser_env
 
 EVENTS_PATH = "/email_automation/api/v1/events"
@@ -80,29 +80,23 @@ def prepare(setup, contacts):
             }
         )
         key = env["res.users.apikeys"].with_user(user).sudo()._generate(None, "bench", False)
-        template = env["mail.template"].create(
-            {
-                "name": "Bench shipped",
-                "model_id": env["ir.model"]._get_id("res.partner"),
-                "subject": "Order {{ payload.get('order_ref') }} shipped",
-                "email_from": EMAIL_FROM,
-                "body_html": "<p>Track it at <t t-out=\"payload.get('tracking_url')\"/></p>",
-            }
+        template = create_template(
+            env,
+            "res.partner",
+            "Bench shipped",
+            "Order {{ payload.get('order_ref') }} shipped",
+            "<p>Track it at <t t-out=\"payload.get('tracking_url')\"/></p>",
         )
-        scenario = env["email.automation.scenario"].create(
-            {
-                "name": "Bench outside event",
-                "model_id": env["ir.model"]._get_id("res.partner"),
-                "category": "transactional",
-                "trigger": "on_outside_event",
-                "outside_event_name": "bench_event",
-                "reentry_policy": "always",
-                "step_ids": [
-                    (0, 0, {"name": "Shipped", "action_type": "mail", "mail_template_id": template.id, "delay": 1})
-                ],
-            }
+        # No cron runs in the bench (--max-cron-threads=0): the e-mails stay queued.
+        create_scenario(
+            env,
+            "res.partner",
+            template,
+            "Bench outside event",
+            trigger="on_outside_event",
+            outside_event_name="bench_event",
+            reentry_policy="always",
         )
-        scenario.action_start()
         _tag, partners = create_contacts(env, contacts, "Event API")
         return key, user.id, partners.ids
 
