@@ -139,8 +139,8 @@ class OdooServer:
     ``postgres`` database (about 2.5 ms here).
     """
 
-    def __init__(self, setup, mode):
-        self.port = free_port()
+    def __init__(self, setup, mode, port=None, gevent_port=None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
             sys.executable,
@@ -149,6 +149,7 @@ class OdooServer:
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
             *(["--workers=1"] if mode == "prefork" else []),
+            *([f"--gevent-port={gevent_port}"] if gevent_port else []),
             "--limit-time-real=600",
             "--limit-time-cpu=600",
         ]

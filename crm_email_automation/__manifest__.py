@@ -11,6 +11,8 @@
     "application": True,
     "installable": True,
     "depends": ["mail", "crm", "sale", "link_tracker"],
+    # jsonschema checks the event API's requests against its OpenAPI document.
+    "external_dependencies": {"python": ["jsonschema"]},
     "images": ["static/description/scenario_form.png"],
     "data": [
         "security/crm_email_automation_groups.xml",
@@ -60,6 +62,8 @@
         "views/crm_email_automation_menus.xml",
         "views/email_automation_audience_member_views.xml",
         "views/email_automation_report_views.xml",
+        "views/email_automation_outside_event_views.xml",
+        "views/email_automation_event_api_views.xml",
     ],
     "demo": [
         "demo/mail_template_demo.xml",

@@ -9,6 +9,7 @@ CACHE_DIR="${CEA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/crm_email_automation
 ODOO_DIR="$CACHE_DIR/odoo-18.0"
 VENV_DIR="$CACHE_DIR/venv"
 MAILDUMP_VENV_DIR="$CACHE_DIR/maildump-venv"
+SCHEMATHESIS_VENV_DIR="$CACHE_DIR/schemathesis-venv"
 ODOO_GIT_URL="${ODOO_GIT_URL:-https://github.com/odoo/odoo.git}"
 DEBIAN_PACKAGES=(libldap2-dev libsasl2-dev chromium)
 
@@ -132,6 +133,28 @@ ensure_maildump() {
         echo "$want" >"$stamp"
     else
         say "installing maildump failed (see $log)"
+        return 1
+    fi
+}
+
+# schemathesis, which runs the event API's contract test against a live Odoo, in a virtualenv
+# of its own: its hypothesis and pytest are newer than Odoo's test pins allow. Fails (and says
+# why) when it cannot be built.
+ensure_schemathesis() {
+    local requirements="$PROJECT_DIR/tools/requirements-schemathesis.txt" stamp want python
+    want="$(sha256sum <"$requirements" | cut -c1-16)"
+    stamp="$SCHEMATHESIS_VENV_DIR/.cea-requirements"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+    python="${CEA_SCHEMATHESIS_PYTHON:-python3}"
+    say "building the API contract tester's virtualenv in $SCHEMATHESIS_VENV_DIR with $python (once)"
+    rm -rf "$SCHEMATHESIS_VENV_DIR"
+    mkdir -p "$CACHE_DIR"
+    local log="$CACHE_DIR/schemathesis-install.log"
+    if "$python" -m venv "$SCHEMATHESIS_VENV_DIR" \
+        && "$SCHEMATHESIS_VENV_DIR/bin/pip" install -q -r "$requirements" >"$log" 2>&1; then
+        echo "$want" >"$stamp"
+    else
+        say "installing schemathesis failed (see $log)"
         return 1
     fi
 }

@@ -6,6 +6,8 @@ Odoo parses the form or the controller reads the JSON, and answers a larger one 
 JSON for the machine routes, a page for the browser ones. Nothing is written.
 """
 
+import json
+
 import werkzeug.exceptions
 
 from odoo.http import request
@@ -15,6 +17,8 @@ from odoo.http import request
 ANSWER_KEY = "email_automation_body_answer"
 JSON = "json"
 PAGE = "page"
+# The event API answers problem details (RFC 9457).
+PROBLEM = "problem"
 
 # Browser forms (one-click unsubscribe, consent confirmation) are a few hundred bytes.
 PAGE_LIMIT = 16 * 1024
@@ -68,6 +72,13 @@ def _refuse(answer, status=413):
         response = request.make_response(
             html,
             headers=[("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
+            status=status,
+        )
+    elif answer == PROBLEM:
+        error = TOO_LARGE if status == 413 else MALFORMED
+        response = request.make_response(
+            json.dumps({"type": "about:blank", "title": error, "status": status}),
+            headers=[("Content-Type", "application/problem+json"), ("Cache-Control", "no-store")],
             status=status,
         )
     else:

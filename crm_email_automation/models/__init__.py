@@ -58,3 +58,12 @@ from . import email_automation_scenario_form
 from . import email_automation_step_history
 from . import email_automation_trace_display
 from . import email_automation_scenario_flow
+from . import email_automation_outside_event
+from . import email_automation_participant_outside_event
+from . import email_automation_api_request
+from . import email_automation_scenario_outside_event
+from . import email_automation_step_payload_condition
+from . import mail_template_payload
+from . import email_automation_mail_sender_payload
+from . import res_users_event_api
+from . import res_config_settings_event_api

@@ -4,8 +4,9 @@ from odoo.http import request
 from ..controllers import request_limits
 
 WEBHOOK_PREFIX = "/email_automation/webhook/"
-# Public machine-facing routes: provider webhooks, the open pixel and the tracked links.
-FAST_PREFIXES = (WEBHOOK_PREFIX, "/email_automation/track/", "/email_automation/r/")
+API_PREFIX = "/email_automation/api/"
+# Public machine-facing routes: provider webhooks, the event API, the open pixel and the tracked links.
+FAST_PREFIXES = (WEBHOOK_PREFIX, API_PREFIX, "/email_automation/track/", "/email_automation/r/")
 
 
 class IrHttp(models.AbstractModel):
