@@ -11,6 +11,9 @@
     "application": True,
     "installable": True,
     "depends": ["mail", "crm", "sale", "link_tracker"],
+    # PyPI names: Odoo 18 checks them with importlib.metadata and whool turns them into the
+    # wheel's Requires-Dist.
+    "external_dependencies": {"python": ["PyYAML"]},
     "images": ["static/description/scenario_form.png"],
     "data": [
         "security/crm_email_automation_groups.xml",
@@ -26,6 +29,7 @@
         "data/email_automation_policy_data.xml",
         "data/email_automation_provider_data.xml",
         "data/email_automation_audience_sync_data.xml",
+        "data/email_automation_scenario_export_data.xml",
         "views/email_automation_step_views.xml",
         "views/email_automation_step_after_skip_views.xml",
         "views/email_automation_scenario_views.xml",
@@ -60,6 +64,8 @@
         "views/crm_email_automation_menus.xml",
         "views/email_automation_audience_member_views.xml",
         "views/email_automation_report_views.xml",
+        "wizard/email_automation_scenario_import_views.xml",
+        "views/email_automation_code_views.xml",
     ],
     "demo": [
         "demo/mail_template_demo.xml",

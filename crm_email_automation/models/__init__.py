@@ -58,3 +58,7 @@ from . import email_automation_scenario_form
 from . import email_automation_step_history
 from . import email_automation_trace_display
 from . import email_automation_scenario_flow
+from . import email_automation_code
+from . import email_automation_scenario_document
+from . import email_automation_scenario_document_apply
+from . import email_automation_scenario_export
