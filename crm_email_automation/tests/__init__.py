@@ -59,3 +59,4 @@ from . import test_webhooks
 from . import test_scenario_document
 from . import test_scenario_round_trip
 from . import test_packaging
+from . import test_scenario_export_http
