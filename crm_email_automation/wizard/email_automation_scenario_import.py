@@ -37,14 +37,11 @@ class EmailAutomationScenarioImport(models.TransientModel):
         self.write(
             {"state": "review", "diff_html": Document._diff_html(diff), "has_changes": Document._diff_has_changes(diff)}
         )
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-            "name": self.env._("Import Scenarios"),
-        }
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_email_automation.email_automation_scenario_import_action"
+        )
+        action["res_id"] = self.id
+        return action
 
     def action_apply(self):
         """Apply the file: every scenario, step and template in it, or nothing."""
