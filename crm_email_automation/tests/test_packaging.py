@@ -91,8 +91,11 @@ class TestPackaging(BaseCase):
         site_packages = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).strip())
         # Odoo and its requirements, as already installed next to this Odoo (the project's
         # virtualenv): the new environment sees them as a --system-site-packages one would.
+        # Odoo's source goes on the path as a plain entry (as an installed Odoo is): the
+        # project's editable install finds it with an import hook that only runs after the
+        # new odoo/addons folder made "odoo" look like a namespace package.
         (site_packages / "odoo_runtime.pth").write_text(
-            f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
+            f"{ODOO_ROOT}\nimport site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
         )
         # --no-deps: pip would also re-check Odoo's own requirements, which an Odoo installed
         # from its requirements.txt (psycopg2-binary for psycopg2...) does not all match.
