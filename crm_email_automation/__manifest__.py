@@ -11,8 +11,10 @@
     "application": True,
     "installable": True,
     "depends": ["mail", "crm", "sale", "link_tracker"],
-    # jsonschema checks the event API's requests against its OpenAPI document.
-    "external_dependencies": {"python": ["jsonschema"]},
+    # PyPI names: Odoo 18 checks them with importlib.metadata and whool turns them into the
+    # wheel's Requires-Dist. jsonschema checks the event API's requests against its OpenAPI
+    # document; PyYAML reads and writes scenarios as code.
+    "external_dependencies": {"python": ["jsonschema", "PyYAML"]},
     "images": ["static/description/scenario_form.png"],
     "data": [
         "security/crm_email_automation_groups.xml",
@@ -28,6 +30,7 @@
         "data/email_automation_policy_data.xml",
         "data/email_automation_provider_data.xml",
         "data/email_automation_audience_sync_data.xml",
+        "data/email_automation_scenario_export_data.xml",
         "views/email_automation_step_views.xml",
         "views/email_automation_step_after_skip_views.xml",
         "views/email_automation_scenario_views.xml",
@@ -64,6 +67,8 @@
         "views/email_automation_report_views.xml",
         "views/email_automation_outside_event_views.xml",
         "views/email_automation_event_api_views.xml",
+        "wizard/email_automation_scenario_import_views.xml",
+        "views/email_automation_code_views.xml",
     ],
     "demo": [
         "demo/mail_template_demo.xml",

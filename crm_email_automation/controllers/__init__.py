@@ -5,3 +5,4 @@ from . import webhooks
 from . import gdpr
 from . import tracking
 from . import event_api
+from . import scenario_export

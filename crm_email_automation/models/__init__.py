@@ -67,3 +67,7 @@ from . import mail_template_payload
 from . import email_automation_mail_sender_payload
 from . import res_users_event_api
 from . import res_config_settings_event_api
+from . import email_automation_code
+from . import email_automation_scenario_document
+from . import email_automation_scenario_document_apply
+from . import email_automation_scenario_export

@@ -56,3 +56,7 @@ from . import test_validation
 from . import test_webhook_fuzz
 from . import test_webhook_recipients
 from . import test_webhooks
+from . import test_scenario_document
+from . import test_scenario_round_trip
+from . import test_packaging
+from . import test_scenario_export_http
