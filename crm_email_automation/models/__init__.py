@@ -58,3 +58,8 @@ from . import email_automation_scenario_form
 from . import email_automation_step_history
 from . import email_automation_trace_display
 from . import email_automation_scenario_flow
+from . import email_automation_variant
+from . import email_automation_step_variant
+from . import email_automation_trace_variant
+from . import email_automation_mail_sender_variant
+from . import email_automation_participant_variant
