@@ -196,21 +196,26 @@ def measure_routes(env, args, setup, scenario):
     return floor, pixel, click, events
 
 
+def prepare(env, sink, template_name):
+    """Pause the demo scenarios, send through `sink`, and return the offer's template."""
+    env["email.automation.scenario"].search([("state", "=", "running")]).write({"state": "paused"})
+    setup_mail_server(env, sink.port)
+    env["ir.config_parameter"].set_param("crm_email_automation.batch_size", 200)
+    return env["mail.template"].create(
+        {
+            "name": template_name,
+            "model_id": env["ir.model"]._get_id("res.partner"),
+            "subject": SUBJECT,
+            "email_from": EMAIL_FROM,
+            "body_html": BODY,
+        }
+    )
+
+
 def run(args, setup, sink):
     registry = setup.registry()
     with superuser_env(registry) as env:
-        env["email.automation.scenario"].search([("state", "=", "running")]).write({"state": "paused"})
-        setup_mail_server(env, sink.port)
-        env["ir.config_parameter"].set_param("crm_email_automation.batch_size", 200)
-        template = env["mail.template"].create(
-            {
-                "name": "Bench tracked offer",
-                "model_id": env["ir.model"]._get_id("res.partner"),
-                "subject": SUBJECT,
-                "email_from": EMAIL_FROM,
-                "body_html": BODY,
-            }
-        )
+        template = prepare(env, sink, "Bench tracked offer")
         env.cr.commit()
         results = {"on": [], "off": [], "floor": [], "pixel": [], "click": [], "events": {}}
         if "queue" in args.sections:
@@ -254,8 +259,10 @@ def report(args, results):
     return queue_ok and routes_ok
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def with_bench_database(args, measure):
+    """Create the bench database (or copy ``args.from_db``), return 0 when
+    ``measure(setup, sink)`` returns true, 1 otherwise, and drop the database all the same
+    (unless ``args.keep_db``)."""
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with tempfile.TemporaryDirectory(prefix="cea_bench_addon_") as snapshot:
         addons_dir = snapshot_addon(snapshot)
@@ -269,14 +276,13 @@ def main(argv=None):
                 if setup.database_exists():
                     raise SystemExit(f"database {args.db_name} already exists: refusing to reuse or drop it")
                 created = True
-                if args.from_db:
+                if getattr(args, "from_db", None):
                     progress(f"copying {args.from_db} to {args.db_name}")
                     subprocess.run(["createdb", "-T", args.from_db, args.db_name], check=True)  # noqa: S603, S607
                 else:
                     progress(f"creating database {args.db_name}")
                     setup.create_database(modules="crm_email_automation")
-                results = run(args, setup, sink)
-            ok = report(args, results)
+                ok = measure(setup, sink)
         except Exception:  # noqa: BLE001 - report, then drop the database all the same
             traceback.print_exc()
             ok = False
@@ -285,6 +291,11 @@ def main(argv=None):
                 progress(f"dropping {args.db_name}")
                 setup.drop_database()
     return 0 if ok else 1
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    return with_bench_database(args, lambda setup, sink: report(args, run(args, setup, sink)))
 
 
 if __name__ == "__main__":

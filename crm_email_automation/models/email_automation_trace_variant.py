@@ -6,7 +6,6 @@ class EmailAutomationTrace(models.Model):
 
     variant_id = fields.Many2one(
         "email.automation.variant",
-        string="Variant",
         readonly=True,
         index="btree_not_null",
         ondelete="set null",

@@ -11,18 +11,13 @@
 import math
 from dataclasses import dataclass
 
+from .proportions import _check_counts
+
 # A variant needs this many e-mails, and the pooled rate at least this many successes and
 # failures per arm (n p >= 5, n (1 - p) >= 5), before the normal approximation holds.
 MIN_RECIPIENTS_PER_VARIANT = 30
 MIN_EXPECTED_PER_ARM = 5
 SIGNIFICANCE_LEVEL = 0.05
-
-
-def _check_counts(successes, total):
-    if not all(isinstance(count, int) and not isinstance(count, bool) for count in (successes, total)):
-        raise TypeError("counts must be integers")
-    if total <= 0 or not 0 <= successes <= total:
-        raise ValueError(f"need 0 <= successes <= total and total > 0, got {successes}/{total}")
 
 
 def two_proportion_z_test(successes_1, total_1, successes_2, total_2):
