@@ -7,7 +7,7 @@ its rule is checked on every batch) and by the same scenario without variants, t
 run after run. Prints milliseconds per e-mail of each, their medians and the ratio
 variants / none of each run (target: at most 1.10).
 
-    python bench/bench_ab_test.py [--mails 1000] [--runs 3]
+    python bench/bench_ab_test.py [--mails 1000] [--runs 3] [--from-db DB]
 
 The script creates its own database (``cea_bench_ab_<date>``, only ``crm_email_automation``
 installed) and drops it at the end (``--keep-db`` keeps it). Exit status 0 when the target
@@ -32,6 +32,10 @@ def parse_args(argv=None):
     parser.add_argument("--mails", type=int, default=1000, help="e-mails per queue run")
     parser.add_argument("--runs", type=int, default=3, help="runs of each measurement; medians are reported")
     parser.add_argument("--odoo-dir", default=default_odoo_dir())
+    parser.add_argument(
+        "--from-db",
+        help="copy this database (crm_email_automation installed, up to date) instead of installing a new one",
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args(argv)
     args.db_name = f"{DB_PREFIX}ab_{datetime.now():%Y%m%d_%H%M%S}"

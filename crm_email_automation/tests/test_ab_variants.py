@@ -4,7 +4,7 @@ from datetime import timedelta
 from freezegun import freeze_time
 
 from odoo import Command, fields
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
 from ..models.email_automation_step_variant import variant_bucket
@@ -393,3 +393,17 @@ class TestAbVariants(EmailAutomationCommon):
         with self.assertRaises(ValidationError) as caught:
             self.step.with_user(self.user_manager).ab_auto_winner = True
         self.assertIn("needs a number of hours or of recipients", str(caught.exception))
+
+    def test_plain_user_reads_the_figures_and_changes_nothing(self):
+        self._sent_traces(self.variant_a, 2, opened=1)
+        variants = self.step.variant_ids.with_user(self.user_user)
+        self.assertEqual(variants.mapped("sent_count"), [2, 0])
+        self.assertEqual(variants.mapped("open_rate"), [50.0, 0.0])
+        with self.assertRaises(AccessError):
+            variants[0].share = 60
+        with self.assertRaises(AccessError):
+            self.env["email.automation.variant"].with_user(self.user_user).create(
+                {"step_id": self.step.id, "name": "C", "share": 10}
+            )
+        with self.assertRaises(AccessError):
+            self.step.variant_ids.with_user(self.user_salesman).read(["name"])
