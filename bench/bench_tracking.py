@@ -188,21 +188,26 @@ def measure_routes(env, args, setup, scenario):
     return floor, pixel, click, events
 
 
+def prepare(env, sink, template_name):
+    """Pause the demo scenarios, send through `sink`, and return the offer's template."""
+    env["email.automation.scenario"].search([("state", "=", "running")]).write({"state": "paused"})
+    setup_mail_server(env, sink.port)
+    env["ir.config_parameter"].set_param("crm_email_automation.batch_size", 200)
+    return env["mail.template"].create(
+        {
+            "name": template_name,
+            "model_id": env["ir.model"]._get_id("res.partner"),
+            "subject": SUBJECT,
+            "email_from": EMAIL_FROM,
+            "body_html": BODY,
+        }
+    )
+
+
 def run(args, setup, sink):
     registry = setup.registry()
     with superuser_env(registry) as env:
-        env["email.automation.scenario"].search([("state", "=", "running")]).write({"state": "paused"})
-        setup_mail_server(env, sink.port)
-        env["ir.config_parameter"].set_param("crm_email_automation.batch_size", 200)
-        template = env["mail.template"].create(
-            {
-                "name": "Bench tracked offer",
-                "model_id": env["ir.model"]._get_id("res.partner"),
-                "subject": SUBJECT,
-                "email_from": EMAIL_FROM,
-                "body_html": BODY,
-            }
-        )
+        template = prepare(env, sink, "Bench tracked offer")
         env.cr.commit()
         results = {"on": [], "off": [], "floor": [], "pixel": [], "click": [], "events": {}}
         if "queue" in args.sections:

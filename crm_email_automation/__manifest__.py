@@ -25,6 +25,7 @@
         "security/email_automation_report_security.xml",
         "data/ir_cron_data.xml",
         "data/ir_cron_conversion_data.xml",
+        "data/ir_cron_ab_test_data.xml",
         "data/ir_actions_server_data.xml",
         "data/mail_template_data.xml",
         "data/email_automation_policy_data.xml",

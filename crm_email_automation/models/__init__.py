@@ -71,3 +71,8 @@ from . import email_automation_code
 from . import email_automation_scenario_document
 from . import email_automation_scenario_document_apply
 from . import email_automation_scenario_export
+from . import email_automation_variant
+from . import email_automation_step_variant
+from . import email_automation_trace_variant
+from . import email_automation_mail_sender_variant
+from . import email_automation_participant_variant

@@ -176,7 +176,7 @@ class EmailAutomationMailSender(models.AbstractModel):
         groups = defaultdict(list)
         for envelope in envelopes:
             trace = envelope["trace"]
-            template = trace.step_id.mail_template_id
+            template = envelope.get("template") or trace.step_id.mail_template_id
             # A template with its own language expression decides; otherwise the recipient's.
             lang = False if template.lang else envelope["lang"]
             groups[trace.scenario_id, template, lang].append(envelope)

@@ -58,6 +58,7 @@ class EmailAutomationScenario(models.Model):
                 counts[step.id]["opened"] = opened
                 counts[step.id]["clicked"] = clicked
             counts = self._flow_add_conversions(steps, counts)
+        variants = self._flow_variants(steps)
         return {
             "scenario_id": self.id,
             "has_conversions": "conversion_step_id" in self.env["email.automation.participant"]._fields,
@@ -73,6 +74,7 @@ class EmailAutomationScenario(models.Model):
                     "delay_unit": step.delay_unit,
                     "condition": step.condition_domain if step.condition_domain not in (False, "", "[]") else False,
                     "counts": counts[step.id],
+                    "variants": variants.get(step.id, []),
                 }
                 for step in steps
             ],
@@ -91,6 +93,30 @@ class EmailAutomationScenario(models.Model):
         ):
             counts[step.id]["conversions"] = count
         return counts
+
+    @api.model
+    def _flow_variants(self, steps):
+        """{step id: [variant figures]} for the steps with A/B variants (two grouped queries)."""
+        with_variants = steps.filtered("variant_ids")
+        results = with_variants._ab_results()
+        return {
+            step.id: [
+                {
+                    "id": variant.id,
+                    "name": variant.name,
+                    "share": variant.share,
+                    "is_winner": variant.is_winner,
+                    "sent": results[variant.id]["sent"],
+                    "open_rate": results[variant.id]["open_rate"],
+                    "click_rate": results[variant.id]["click_rate"],
+                    "conversion_rate": results[variant.id]["conversion_rate"],
+                    "p_value": results[variant.id]["p_value"],
+                    "test_result": results[variant.id]["test_result"],
+                }
+                for variant in step.variant_ids.sorted(lambda v: (v.sequence, v.id))
+            ]
+            for step in with_variants
+        }
 
     def action_view_step_traces(self, step_id):
         """The queue of one step of this scenario: a click on a node of the flow diagram."""

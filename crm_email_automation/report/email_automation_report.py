@@ -21,6 +21,7 @@ class EmailAutomationReport(models.Model):
         "email.automation.trace": [
             "scenario_id",
             "step_id",
+            "variant_id",
             "company_id",
             "sent_at",
             "message_id",
@@ -31,13 +32,25 @@ class EmailAutomationReport(models.Model):
             "bounced_at",
         ],
         "email.automation.event": ["trace_id", "event_type"],
-        "email.automation.participant": ["scenario_id", "company_id", "converted_at", "is_holdout"],
+        "email.automation.participant": [
+            "scenario_id",
+            "company_id",
+            "converted_at",
+            "is_holdout",
+            "conversion_trace_id",
+        ],
     }
 
     date = fields.Datetime(readonly=True)
     kind = fields.Selection([("mail", "E-mail"), ("conversion", "Conversion")], readonly=True)
     scenario_id = fields.Many2one("email.automation.scenario", readonly=True)
     step_id = fields.Many2one("email.automation.step", readonly=True)
+    variant_id = fields.Many2one(
+        "email.automation.variant",
+        string="A/B Variant",
+        readonly=True,
+        help="The variant of the e-mail; for a conversion, of the e-mail it is attributed to.",
+    )
     company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one(related="company_id.currency_id", readonly=True)
     sent_count = fields.Integer(string="Sent", readonly=True)
@@ -63,7 +76,7 @@ class EmailAutomationReport(models.Model):
         return SQL(
             """
             SELECT t.id * 2 AS id, t.sent_at AS date, 'mail' AS kind,
-                   t.scenario_id, t.step_id, t.company_id,
+                   t.scenario_id, t.step_id, t.variant_id, t.company_id,
                    1 AS sent_count,
                    (t.delivered_at IS NOT NULL)::int AS delivered_count,
                    (t.opened_at IS NOT NULL)::int AS opened_count,
@@ -86,19 +99,24 @@ class EmailAutomationReport(models.Model):
     def _query_conversions(self):
         Participant = self.env["email.automation.participant"]
         step = SQL("p.conversion_step_id") if self._is_stored(Participant, "conversion_step_id") else SQL("NULL::int")
+        attributed_trace = (
+            SQL("p.conversion_trace_id") if self._is_stored(Participant, "conversion_trace_id") else SQL("NULL::int")
+        )
         revenue = SQL("COALESCE(p.revenue, 0.0)") if self._is_stored(Participant, "revenue") else SQL("0.0")
         return SQL(
             """
             SELECT p.id * 2 + 1 AS id, p.converted_at AS date, 'conversion' AS kind,
-                   p.scenario_id, %(step)s AS step_id, p.company_id,
+                   p.scenario_id, %(step)s AS step_id, attributed.variant_id, p.company_id,
                    0, 0, 0, 0, 0, 0,
                    1 AS conversion_count, %(revenue)s AS revenue,
                    NULL, NULL, NULL, NULL, NULL
               FROM email_automation_participant p
+              LEFT JOIN email_automation_trace attributed ON attributed.id = %(attributed_trace)s
              WHERE p.converted_at IS NOT NULL AND p.is_holdout IS NOT TRUE
             """,
             step=step,
             revenue=revenue,
+            attributed_trace=attributed_trace,
         )
 
     @staticmethod

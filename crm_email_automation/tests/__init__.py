@@ -1,3 +1,4 @@
+from . import test_ab_variants
 from . import test_apps_page
 from . import test_automation_report
 from . import test_branch_concurrency
@@ -43,6 +44,7 @@ from . import test_security_providers
 from . import test_sending
 from . import test_settings_view
 from . import test_simulate
+from . import test_statistics_ab_test
 from . import test_statistics_proportions
 from . import test_test_mode_mail
 from . import test_test_run

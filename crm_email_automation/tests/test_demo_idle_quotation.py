@@ -42,12 +42,15 @@ class TestDemoIdleQuotation(EmailAutomationCommon):
         with freeze_time(self.start + timedelta(hours=49)):
             self.run_queue()
         (first,) = self.assertSentTo("jan@example.pl")
-        reminder_1 = self.env.ref("crm_email_automation.mail_template_demo_quotation_reminder_1")
-        expected_subject = reminder_1.with_context(lang="pl_PL")._render_field("subject", order.ids, set_lang="pl_PL")
+        # The first reminder tests two subjects: the customer gets its variant's, in Polish.
+        variant = self.scenario.participant_ids.filtered(lambda p: p.res_id == order.id).trace_ids.variant_id
+        self.assertIn(variant, self.scenario.step_ids.variant_ids)
+        expected_subject = variant._render_field("subject", order.ids, set_lang="pl_PL")
         self.assertEqual(first["Subject"], expected_subject[order.id])
+        self.assertIn(order.name, first["Subject"])
         self.assertNotEqual(
             first["Subject"],
-            reminder_1._render_field("subject", order.ids, set_lang="en_US")[order.id],
+            variant._render_field("subject", order.ids, set_lang="en_US")[order.id],
             "the Polish customer gets the Polish text",
         )
         self.assertIn(order.name, body_text(first))

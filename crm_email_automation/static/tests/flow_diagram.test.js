@@ -162,6 +162,42 @@ describe("widget", () => {
         expect(`${reminder} .o_ea_flow_condition`).toHaveText("[('email', '!=', False)]");
     });
 
+    test("a step with A/B variants lists them with their rates and verdict", async () => {
+        const variant = (id, name, share, rates, extra = {}) => ({
+            id,
+            name,
+            share,
+            is_winner: false,
+            sent: 40,
+            open_rate: rates[0],
+            click_rate: rates[1],
+            conversion_rate: rates[2],
+            p_value: null,
+            test_result: "Not enough data yet",
+            ...extra,
+        });
+        mockFlow([
+            node(11, "Welcome", false, "begin", { sent: 80 }, {
+                variants: [
+                    variant(1, "A: reminder", 50, [20, 5, 2.5]),
+                    variant(2, "B: question", 50, [45, 10, 0], { is_winner: true, test_result: "Best, significant at 95%" }),
+                ],
+            }),
+            node(12, "Reminder", 11, "after_parent", {}, { variants: [] }),
+        ]);
+        await mountView({ type: "form", resModel: "email.automation.scenario", resId: 1, arch: FORM_ARCH });
+
+        const welcome = ".o_ea_flow_row[data-step-id='11']";
+        expect(`${welcome} .o_ea_flow_variant`).toHaveCount(2);
+        expect(`${welcome} .o_ea_flow_variant:eq(0) .o_ea_flow_variant_name`).toHaveText("A: reminder (50 %)");
+        expect(`${welcome} .o_ea_flow_variant:eq(0)`).toHaveText(/Opened 20\.0 %.*Clicked 5\.0 %.*Conversions 2\.5 %/);
+        expect(`${welcome} .o_ea_flow_variant:eq(0) .o_ea_flow_variant_test`).toHaveText("Not enough data yet");
+        expect(`${welcome} .o_ea_flow_variant:eq(1)`).toHaveClass("text-success");
+        expect(`${welcome} .o_ea_flow_variant:eq(1) .fa-trophy`).toHaveCount(1);
+        expect(`${welcome} .o_ea_flow_variant:eq(1) .o_ea_flow_variant_test`).toHaveText("Best, significant at 95%");
+        expect(".o_ea_flow_row[data-step-id='12'] .o_ea_flow_variants").toHaveCount(0);
+    });
+
     test("a click on a step opens its traces", async () => {
         mockFlow([node(11, "Welcome", false, "begin", { sent: 1 })]);
         onRpc("email.automation.scenario", "action_view_step_traces", ({ args }) => {

@@ -88,6 +88,10 @@ export class FlowChain extends Component {
         return this.diagram.delayText(node);
     }
 
+    formatRate(value) {
+        return (value || 0).toFixed(1);
+    }
+
     rate(node, key) {
         return this.diagram.rate(node, key);
     }
