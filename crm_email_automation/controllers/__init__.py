@@ -4,3 +4,4 @@ from . import mailchimp_oauth
 from . import webhooks
 from . import gdpr
 from . import tracking
+from . import metrics

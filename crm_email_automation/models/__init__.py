@@ -58,3 +58,10 @@ from . import email_automation_scenario_form
 from . import email_automation_step_history
 from . import email_automation_trace_display
 from . import email_automation_scenario_flow
+from . import email_automation_metrics
+from . import email_automation_trace_metrics
+from . import email_automation_alert
+from . import email_automation_alert_notification
+from . import email_automation_scenario_alert
+from . import email_automation_provider_alert
+from . import res_config_settings_monitoring
