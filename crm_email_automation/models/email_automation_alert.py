@@ -212,6 +212,8 @@ class EmailAutomationAlert(models.Model):
         return alert
 
     def _resolve(self, now):
+        if not self:
+            return self
         self.write({"state": "resolved", "resolved_at": now})
         for alert in self:
             alert._notify_recovery()
@@ -225,5 +227,5 @@ class EmailAutomationAlert(models.Model):
         self.ensure_one()
         scenarios = self.provider_id._running_marketing_scenarios()
         if scenarios:
-            scenarios._pause_for_alert(self._describe())
+            scenarios._pause_for_alert(self._in_language()._describe())
             self.paused_scenario_ids = scenarios
