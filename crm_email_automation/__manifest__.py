@@ -13,8 +13,8 @@
     "depends": ["mail", "crm", "sale", "link_tracker"],
     # PyPI names: Odoo 18 checks them with importlib.metadata and whool turns them into the
     # wheel's Requires-Dist. jsonschema checks the event API's requests against its OpenAPI
-    # document; PyYAML reads and writes scenarios as code.
-    "external_dependencies": {"python": ["jsonschema", "PyYAML"]},
+    # document; PyYAML reads and writes scenarios as code; prometheus-client renders the metrics.
+    "external_dependencies": {"python": ["jsonschema", "prometheus-client", "PyYAML"]},
     "images": ["static/description/scenario_form.png"],
     "data": [
         "security/crm_email_automation_groups.xml",
@@ -23,9 +23,11 @@
         "security/email_automation_consent_security.xml",
         "security/email_automation_metadata_security.xml",
         "security/email_automation_report_security.xml",
+        "security/email_automation_alert_security.xml",
         "data/ir_cron_data.xml",
         "data/ir_cron_conversion_data.xml",
         "data/ir_cron_ab_test_data.xml",
+        "data/ir_cron_alert_data.xml",
         "data/ir_actions_server_data.xml",
         "data/mail_template_data.xml",
         "data/email_automation_policy_data.xml",
@@ -42,6 +44,7 @@
         "views/email_automation_enrolment_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
+        "views/res_config_settings_monitoring_views.xml",
         "views/email_automation_settings_views.xml",
         "views/email_automation_results_views.xml",
         "views/email_automation_consent_views.xml",
@@ -70,6 +73,7 @@
         "views/email_automation_event_api_views.xml",
         "wizard/email_automation_scenario_import_views.xml",
         "views/email_automation_code_views.xml",
+        "views/email_automation_alert_views.xml",
     ],
     "demo": [
         "demo/mail_template_demo.xml",

@@ -6,3 +6,4 @@ from . import gdpr
 from . import tracking
 from . import event_api
 from . import scenario_export
+from . import metrics

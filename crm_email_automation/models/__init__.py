@@ -76,3 +76,10 @@ from . import email_automation_step_variant
 from . import email_automation_trace_variant
 from . import email_automation_mail_sender_variant
 from . import email_automation_participant_variant
+from . import email_automation_metrics
+from . import email_automation_trace_metrics
+from . import email_automation_alert
+from . import email_automation_alert_notification
+from . import email_automation_scenario_alert
+from . import email_automation_provider_alert
+from . import res_config_settings_monitoring

@@ -1,7 +1,5 @@
 import logging
 
-from markupsafe import Markup
-
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
@@ -234,24 +232,9 @@ class EmailAutomationProvider(models.Model):
             count=count,
             detail=detail,
         )
+        # The pause opens its alert, which tells the managers (email_automation_provider_alert.py).
         provider.write({"auth_failure_count": count, "state": "paused", "pause_reason": reason})
         _logger.warning("E-mail automation: provider %s paused after %s authentication failures", self.id, count)
-        provider._alert_managers(reason)
-
-    def _alert_managers(self, reason):
-        """Tell the automation managers on the provider's chatter (and their inbox)."""
-        managers = self.env.ref("crm_email_automation.group_manager").sudo().users.filtered("active")
-        body = Markup("<p>%s</p><p>%s</p>") % (
-            reason,
-            self.env._("Check the API key, then resume the provider: the waiting e-mails will be sent."),
-        )
-        self.message_post(
-            body=body,
-            subject=self.env._("Delivery provider %(name)s paused", name=self.name),
-            partner_ids=managers.partner_id.ids,
-            message_type="comment",
-            subtype_xmlid="mail.mt_comment",
-        )
 
     def action_pause(self):
         self.write({"state": "paused", "pause_reason": self.env._("Paused by %(user)s.", user=self.env.user.name)})

@@ -133,9 +133,9 @@ class EmailAutomationProvider(models.Model):
         if provider.state != "active":
             return
         message = provider._destination_message(reason)
+        # The pause opens its alert, which tells the managers (email_automation_provider_alert.py).
         provider.write({"state": "paused", "pause_reason": message})
         _logger.warning("E-mail automation: provider %s paused, its API base URL is not an allowed host", self.id)
-        provider._alert_managers(message)
 
     def _describe_failure(self, outcome):
         """A failed call in the user's words: the provider's own message when it answered."""

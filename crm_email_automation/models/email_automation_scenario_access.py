@@ -9,7 +9,7 @@ _logger = logging.getLogger(__name__)
 # What anyone who may write scenarios may change on a scenario run with someone else's
 # rights: none of it changes which records the scenario reads or where its e-mails go.
 OPERATIONAL_FIELDS = frozenset(
-    {"name", "active", "sequence", "color", "state", "date_started", "date_stopped", "time_checked_at"}
+    {"name", "active", "sequence", "color", "state", "date_started", "date_stopped", "time_checked_at", "pause_reason"}
 )
 # The chatter's and activities' own fields.
 OPERATIONAL_PREFIXES = ("message_", "activity_", "website_message_")
