@@ -185,7 +185,8 @@ class TestConversionEndToEnd(MailClientMixin, HttpPolicyCommon):
         self.assertEqual(self.smtp.messages, [], "nothing is sent inside the click's request")
         # One queue run later its e-mail is at the SMTP server, in the customer's language.
         self.run_queue()
-        self.assertEqual(self.subjects(customer), [f"Questions about {star_order.name}?"])
+        expected = "Pytania o ofertę %s?" if customer.lang == "pl_PL" else "Questions about %s?"
+        self.assertEqual(self.subjects(customer), [expected % star_order.name])
         self.assertEqual(self.trace_of(star, "Clicked").state, "sent")
 
         # The window closes: the other mailed customers get the "not clicked" e-mail, the one
