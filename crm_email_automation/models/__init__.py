@@ -58,3 +58,4 @@ from . import email_automation_scenario_form
 from . import email_automation_step_history
 from . import email_automation_trace_display
 from . import email_automation_scenario_flow
+from . import email_automation_demo_results
