@@ -77,7 +77,10 @@ class TestDemoIdleQuotation(EmailAutomationCommon):
         with freeze_time(self.start + timedelta(hours=49)):
             self.run_queue()
         (first,) = self.assertSentTo("john@example.com")
-        trace = self.scenario.participant_ids.filtered(lambda p: p.res_id == order.id).trace_ids
+        reminder_1 = self.env.ref("crm_email_automation.email_automation_step_demo_idle_quotation_reminder_1")
+        participant = self.scenario.participant_ids.filtered(lambda p: p.res_id == order.id)
+        trace = participant.trace_ids.filtered(lambda t: t.step_id == reminder_1)
+        self.assertTrue(trace.outcome_due_at, "waiting two days to know whether it is opened")
         # The customer's mail client fetches the open pixel a day later.
         with freeze_time(self.start + timedelta(hours=73)):
             self.assertEqual(
@@ -100,4 +103,9 @@ class TestDemoIdleQuotation(EmailAutomationCommon):
         self.assertSentTo("john@example.com", 1)
         participant = self.scenario.participant_ids.filtered(lambda p: p.res_id == order.id)
         self.assertEqual(participant.state, "converted")
-        self.assertEqual(participant.trace_ids.filtered(lambda t: t.state == "cancelled").reason, "goal_reached")
+        cancelled = participant.trace_ids.filtered(lambda t: t.state == "cancelled")
+        self.assertEqual(set(cancelled.mapped("reason")), {"goal_reached"})
+        # The second reminder, and the reminder not opened whose window was still open.
+        self.assertEqual(
+            set(cancelled.step_id.mapped("trigger_type")), {"after_parent", "mail_not_opened"}, cancelled.step_id
+        )

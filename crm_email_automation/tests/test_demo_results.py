@@ -40,7 +40,8 @@ class TestDemoResults(EmailAutomationCommon):
         self.assertLess(max(enrolled), self.anchor)
         events = self.env["email.automation.event"].search([("trace_id.participant_id", "in", self.generated.ids)])
         self.assertLess(max(events.mapped("occurred_at")), self.anchor)
-        self.assertFalse(self.generated.filtered("is_test") | self.generated.trace_ids.filtered("is_test"))
+        self.assertFalse(self.generated.filtered("is_test"))
+        self.assertFalse(self.generated.trace_ids.filtered("is_test"))
         # Called again (a module update, a second demo load), it adds nothing.
         self.assertFalse(self.env["email.automation.demo.results"]._generate_demo_results())
 
