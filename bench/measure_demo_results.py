@@ -50,4 +50,5 @@ for name, work in (("demo results", generate), (f"{QUOTATIONS} quotations alone"
     figures[name] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
     print(f"{name}: median {figures[name][0]:.2f} s wall, {figures[name][1]:.2f} s CPU ({RUNS} runs)")
 (generated, baseline) = figures.values()
-print(f"ratio demo results / quotations alone: {generated[0] / baseline[0]:.2f} wall, {generated[1] / baseline[1]:.2f} CPU")
+wall_ratio, cpu_ratio = generated[0] / baseline[0], generated[1] / baseline[1]
+print(f"ratio demo results / quotations alone: {wall_ratio:.2f} wall, {cpu_ratio:.2f} CPU")
