@@ -80,6 +80,7 @@
         "demo/email_automation_scenario_demo.xml",
         "demo/email_automation_consent_wording_demo.xml",
         "demo/email_automation_consent_demo.xml",
+        "demo/email_automation_results_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -83,3 +83,4 @@ from . import email_automation_alert_notification
 from . import email_automation_scenario_alert
 from . import email_automation_provider_alert
 from . import res_config_settings_monitoring
+from . import email_automation_demo_results
