@@ -4,6 +4,9 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+# Advisory lock key (a constant unique to this module) that makes the lanes' claims take turns.
+CLAIM_LOCK = 7_243_110_002
+
 _logger = logging.getLogger(__name__)
 
 TRACE_REASONS = [
@@ -160,9 +163,18 @@ class EmailAutomationTrace(models.Model):
 
         Rows another worker holds are skipped (SKIP LOCKED), so two workers never claim the
         same trace. The caller commits the claim before any outside call.
+
+        Frequency caps across lanes: a marketing trace is not claimed while another lane
+        holds one of the same contact, so the lane that checks a contact's cap sees every
+        marketing e-mail that contact was sent (two lanes mailing one contact at the same
+        instant would each count the other's e-mail as not sent yet: over the cap by one).
+        For that, claims take turns (a transaction-level advisory lock, released when the
+        claim commits, a few milliseconds), so each sees the claims committed before it.
+        Sending stays parallel; rate limits hold through their counter rows.
         """
         now = now or fields.Datetime.now()
         self.env.flush_all()
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", CLAIM_LOCK))
         self.env.cr.execute(
             SQL(
                 """
@@ -176,6 +188,11 @@ class EmailAutomationTrace(models.Model):
                            AND due.scheduled_at <= %(now)s
                            AND due.is_test IS NOT TRUE
                            AND scenario.state = 'running'
+                           AND NOT (due.category = 'marketing' AND EXISTS (
+                                    SELECT 1 FROM email_automation_trace busy
+                                     WHERE busy.partner_id = due.partner_id
+                                       AND busy.state = 'processing'
+                                       AND busy.category = 'marketing'))
                       ORDER BY due.scheduled_at, due.id
                          LIMIT %(limit)s
                            FOR UPDATE OF due SKIP LOCKED
