@@ -60,7 +60,13 @@ class EmailAutomationQueue(models.AbstractModel):
                 # sudo: an external id lets every later run find the lane (noupdate: the
                 # module's upgrades leave it alone).
                 self.env["ir.model.data"].sudo().create(
-                    {"module": "crm_email_automation", "name": xmlid, "model": "ir.cron", "res_id": cron.id, "noupdate": True}
+                    {
+                        "module": "crm_email_automation",
+                        "name": xmlid,
+                        "model": "ir.cron",
+                        "res_id": cron.id,
+                        "noupdate": True,
+                    }
                 )
         return self._lane_crons()
 
@@ -76,9 +82,5 @@ class EmailAutomationQueue(models.AbstractModel):
 
     @api.model
     def _current_lane(self):
-        """The lane cron running this job, from the progress record Odoo gives each job."""
-        progress_id = self.env.context.get("ir_cron_progress_id")
-        if not progress_id:
-            return self.env["ir.cron"]
-        # sudo: the progress record belongs to the cron machinery.
-        return self.env["ir.cron.progress"].sudo().browse(progress_id).cron_id
+        """The lane cron running this job (Odoo puts its id in the job's context)."""
+        return self.env["ir.cron"].sudo().browse(self.env.context.get("cron_id") or [])

@@ -153,9 +153,7 @@ class ResConfigSettings(models.TransientModel):
     def _check_queue_lanes(self):
         for settings in self:
             if not 1 <= settings.email_automation_queue_lanes <= MAX_LANES:
-                raise ValidationError(
-                    self.env._("The queue runs in 1 to %(max)s lanes.", max=MAX_LANES)
-                )
+                raise ValidationError(self.env._("The queue runs in 1 to %(max)s lanes.", max=MAX_LANES))
 
     @api.constrains("email_automation_send_window_start", "email_automation_send_window_end")
     def _check_send_window(self):

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from odoo import SUPERUSER_ID, api
+from odoo.exceptions import ValidationError
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, get_db_name, tagged
 
@@ -41,7 +42,7 @@ class TestLaneSetting(EmailAutomationCommon):
 
     def test_a_lane_count_out_of_range_is_refused(self):
         for count in (0, 17):
-            with self.assertRaises(Exception), self.env.cr.savepoint():
+            with self.assertRaises(ValidationError), self.env.cr.savepoint():
                 self.save_lanes(count)
         self.assertEqual(len(self.lanes()), 1)
 
@@ -117,7 +118,9 @@ class TestLanesOnRealCursors(BaseCase):
                     "trigger": "manual",
                     "category": category,
                     "mail_server_id": self.server_id,
-                    "step_ids": [(0, 0, {"name": "Hello", "action_type": "mail", "mail_template_id": self.template_id})],
+                    "step_ids": [
+                        (0, 0, {"name": "Hello", "action_type": "mail", "mail_template_id": self.template_id})
+                    ],
                     **values,
                 }
             )
@@ -232,5 +235,5 @@ class TestLanesOnRealCursors(BaseCase):
         results, errors = self.run_lanes(reserve)
         self.assertFalse(errors)
         self.assertEqual(sorted(granted for granted, _retry in results), [5, 10], "15 in all, not 20")
-        retry_at = [retry for granted, retry in results if granted == 5][0]
+        retry_at = next(retry for granted, retry in results if granted == 5)
         self.assertEqual(retry_at, now.replace(second=0, microsecond=0) + timedelta(minutes=1), "the next minute")
