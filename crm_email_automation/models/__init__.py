@@ -16,6 +16,7 @@ from . import email_automation_suppression
 from . import email_automation_rate_counter
 from . import email_automation_policy
 from . import email_automation_trace_policy
+from . import email_automation_trace_claim
 from . import email_automation_scenario_policy
 from . import email_automation_mail_sender_policy
 from . import res_partner

@@ -25,13 +25,20 @@ class EmailAutomationQueue(models.AbstractModel):
 
     @api.model
     def _lane_crons(self, active_only=True):
-        """The scheduled actions of the lanes, lane 1 first."""
-        # sudo: crons are system records; any user's enrolment may wake them.
-        crons = self.env.ref(FIRST_LANE).sudo()
-        for number in range(2, MAX_LANES + 1):
-            cron = self.env.ref(f"crm_email_automation.{LANE_XMLID % number}", raise_if_not_found=False)
-            if cron:
-                crons |= cron.sudo()
+        """The scheduled actions of the lanes, lane 1 first (two queries: a wake-up runs in
+        the transaction of whoever enrols)."""
+        names = [FIRST_LANE.split(".")[1]] + [LANE_XMLID % number for number in range(2, MAX_LANES + 1)]
+        # sudo: crons and their external ids are system records; any user's enrolment wakes them.
+        data = (
+            self.env["ir.model.data"]
+            .sudo()
+            .search_fetch(
+                [("module", "=", "crm_email_automation"), ("model", "=", "ir.cron"), ("name", "in", names)],
+                ["name", "res_id"],
+            )
+        )
+        ids = [row.res_id for row in sorted(data, key=lambda row: names.index(row.name))]
+        crons = self.env["ir.cron"].sudo().with_context(active_test=False).browse(ids).exists()
         return crons.filtered("active") if active_only else crons
 
     @api.model

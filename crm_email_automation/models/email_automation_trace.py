@@ -4,6 +4,13 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+# Who holds a claim: the worker's PostgreSQL connection, as "pid@start" so that a later
+# connection reusing the pid is not taken for it (see email_automation_trace_claim.py).
+CLAIMER = SQL(
+    "(SELECT activity.pid || '@' || extract(epoch FROM activity.backend_start)"
+    " FROM pg_stat_activity activity WHERE activity.pid = pg_backend_pid())"
+)
+
 # Advisory lock key (a constant unique to this module) that makes the lanes' claims take turns.
 CLAIM_LOCK = 7_243_110_002
 
@@ -179,7 +186,8 @@ class EmailAutomationTrace(models.Model):
             SQL(
                 """
                 UPDATE email_automation_trace trace
-                   SET state = 'processing', claimed_at = %(now)s, attempt_count = trace.attempt_count + 1
+                   SET state = 'processing', claimed_at = %(now)s, attempt_count = trace.attempt_count + 1,
+                       claimed_by = %(claimer)s
                  WHERE trace.id IN (
                         SELECT due.id
                           FROM email_automation_trace due
@@ -201,6 +209,7 @@ class EmailAutomationTrace(models.Model):
                 """,
                 now=now,
                 limit=limit,
+                claimer=CLAIMER,
             )
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
@@ -220,10 +229,12 @@ class EmailAutomationTrace(models.Model):
 
         A trace whose e-mail was already accepted (it has its Message-ID) is sent, not sent
         again; the others return to the queue. E-mails the dead worker sent but had not
-        logged in the chatter yet are logged now.
+        logged in the chatter yet are logged now. A claim is stale when it is older than
+        `older_than`, or at once when the worker's database connection is gone.
         """
         deadline = fields.Datetime.now() - older_than
-        stale = self.search([("state", "=", "processing"), ("claimed_at", "<", deadline)])
+        orphaned = self._orphaned_claim_ids()
+        stale = self.search([("state", "=", "processing"), "|", ("claimed_at", "<", deadline), ("id", "in", orphaned)])
         accepted = stale.filtered("message_id")
         accepted.write({"state": "sent"})
         (stale - accepted).write({"state": "scheduled"})
@@ -232,7 +243,9 @@ class EmailAutomationTrace(models.Model):
                 ("state", "=", "sent"),
                 ("message_id", "!=", False),
                 ("mail_message_id", "=", False),
+                "|",
                 ("claimed_at", "<", deadline),
+                ("id", "in", orphaned),
             ]
         )
         self.env["email.automation.mail.sender"]._log_in_chatter(unlogged)

@@ -1,6 +1,9 @@
 """The queue in several lanes: the setting, the wake-up, and lanes on real, separate
 cursors (these tests commit, then clean up)."""
 
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from contextlib import contextmanager
@@ -10,11 +13,25 @@ from odoo import SUPERUSER_ID, api
 from odoo.exceptions import ValidationError
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tools import config
 
 from .common import EmailAutomationCommon, real_smtp_patch
 from .smtp_server import SmtpServer
 
 PREFIX = "crm_email_automation."
+
+CLAIM_AND_DIE = """
+import os, signal, sys
+import odoo
+from odoo.modules.registry import Registry
+odoo.tools.config.parse_config(["-d", sys.argv[1], "--addons-path", sys.argv[2], "--log-level", "warn"])
+with Registry(sys.argv[1]).cursor() as cr:
+    env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+    claimed = env["email.automation.trace"]._claim_due(5)
+    cr.commit()
+    print(len(claimed), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
 
 
 @tagged("post_install", "-at_install")
@@ -237,3 +254,24 @@ class TestLanesOnRealCursors(BaseCase):
         self.assertEqual(sorted(granted for granted, _retry in results), [5, 10], "15 in all, not 20")
         retry_at = next(retry for granted, retry in results if granted == 5)
         self.assertEqual(retry_at, now.replace(second=0, microsecond=0) + timedelta(minutes=1), "the next minute")
+
+    def test_claims_of_a_killed_worker_return_at_once_and_a_live_lanes_stay(self):
+        self.enrol(self.create_scenario("Lanes dead claims"), self.partner_ids)
+        worker = subprocess.run(
+            [sys.executable, "-c", CLAIM_AND_DIE, get_db_name(), config["addons_path"]],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        self.assertEqual(worker.returncode, -signal.SIGKILL)
+        self.assertEqual(worker.stdout.strip(), "5")
+        with self.env_cursor() as live:
+            live_claims = live["email.automation.trace"]._claim_due(3)
+            live.cr.commit()
+            with self.env_cursor() as env:
+                recovered = env["email.automation.trace"]._recover_stale_claims(timedelta(minutes=30))
+                self.assertEqual(len(recovered), 5, "the dead worker's claims, long before the timeout")
+                self.assertFalse(recovered & live_claims.with_env(env), "a live lane keeps its claims")
+                states = Counter(self.traces(env).mapped("state"))
+            self.assertEqual(states, Counter(scheduled=self.PARTNERS - 3, processing=3))
