@@ -11,12 +11,10 @@ from datetime import datetime, timedelta
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import ValidationError
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tests import get_db_name, tagged
 from odoo.tools import config
 
-from .common import EmailAutomationCommon, real_smtp_patch
-from .smtp_server import SmtpServer
+from .common import CommittedDataCase, EmailAutomationCommon, real_smtp_patch
 
 PREFIX = "crm_email_automation."
 
@@ -76,17 +74,10 @@ class TestLaneSetting(EmailAutomationCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestLanesOnRealCursors(BaseCase):
+class TestLanesOnRealCursors(CommittedDataCase):
     """Two lanes, each its own thread and cursor, started together."""
 
     PARTNERS = 30
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
-        cls.smtp = SmtpServer().start()
-        cls.addClassCleanup(cls.smtp.stop)
 
     def setUp(self):
         super().setUp()
