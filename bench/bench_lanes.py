@@ -244,9 +244,20 @@ class LaneBench:
         return scenarios
 
     def set_lanes(self, count):
-        with superuser_env(self.registry) as env:
-            env["ir.config_parameter"].set_param("crm_email_automation.queue_lanes", count)
-            env["email.automation.queue"]._sync_lanes(count)
+        """As the Settings do; Odoo refuses to archive a lane whose job is still running
+        (its last batch ending), as it refuses any change to a running scheduled action:
+        try again, as a user would."""
+        import odoo  # noqa: PLC0415 - loaded by OdooSetup.load_config()
+
+        for _attempt in range(120):
+            try:
+                with superuser_env(self.registry) as env:
+                    env["ir.config_parameter"].set_param("crm_email_automation.queue_lanes", count)
+                    env["email.automation.queue"]._sync_lanes(count)
+                return
+            except odoo.exceptions.UserError:
+                time.sleep(1)
+        raise SystemExit(f"could not set {count} lane(s): a lane's job kept running")
 
     def states(self, scenario_ids):
         rows = self.sql(
