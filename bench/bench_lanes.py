@@ -333,7 +333,8 @@ def main():
     addons = snapshot_addon(Path(workdir) / "addons")
     setup = OdooSetup(args.odoo_dir, db_name, db_options=args.db_option, addons_dir=addons)
     setup.load_config()
-    log(f"creating {db_name} (engine {engine_version()}); logs in {workdir}")
+    engine = engine_version()  # the snapshot's: the checkout may change while this runs
+    log(f"creating {db_name} (engine {engine}); logs in {workdir}")
     setup.create_database(modules="crm_email_automation")
     servers = []
     ok = False
@@ -368,7 +369,7 @@ def main():
             and not any(result[k] for k in result if k not in ("traces", "states", "sink_lines"))
         )
         print(
-            f"Lanes benchmark, engine {engine_version()}, {os.cpu_count()} cores, 2 servers x --workers=2 "
+            f"Lanes benchmark, engine {engine}, {os.cpu_count()} cores, 2 servers x --workers=2 "
             f"--max-cron-threads={args.cron_workers}"
         )
         for lanes in (1, 2):
