@@ -21,10 +21,10 @@ class SinkProcess:
 
     script = None
 
-    def __init__(self, python=sys.executable):
+    def __init__(self, python=sys.executable, args=()):
         self.port = free_port()
         self._proc = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
-            [python, self.script, str(self.port)],
+            [python, self.script, str(self.port), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -46,6 +46,10 @@ class SinkProcess:
 
     def reset(self):
         self._ask("reset")
+
+    @property
+    def pid(self):
+        return self._proc.pid
 
     def stop(self):
         if self._proc.poll() is None:

@@ -4,10 +4,15 @@ It runs in its own process so that receiving mail does not compete with the meas
 code for the GIL. Run as a script it serves on 127.0.0.1 and answers commands on stdin:
 ``count`` prints ``<messages> <recipients> <distinct recipients>``, ``reset`` zeroes the
 counters; end of input stops it. ``SmtpSink`` drives it from the benchmark.
+
+With ``--record`` it also keeps, for every recipient of every message, the message's
+Message-ID and X-Odoo-Automation-Trace headers; ``dump PATH`` writes them to PATH as
+tab-separated lines (Message-ID, trace, recipient) and prints how many.
 """
 
 import sys
 import threading
+from email.parser import BytesHeaderParser
 
 from sink_process import SinkProcess
 
@@ -17,10 +22,18 @@ class SmtpSink(SinkProcess):
 
     script = __file__
 
+    def __init__(self, record=False, **kwargs):
+        super().__init__(args=["--record"] if record else [], **kwargs)
+
+    def dump(self, path):
+        """Write the recorded (Message-ID, trace, recipient) lines to `path`; return how many."""
+        return int(self._ask(f"dump {path}")[0])
+
 
 class CountingHandler:
-    def __init__(self):
+    def __init__(self, record=False):
         self.lock = threading.Lock()
+        self.record = record
         self.reset()
 
     def reset(self):
@@ -28,19 +41,32 @@ class CountingHandler:
             self.messages = 0
             self.recipients = 0
             self.distinct = set()
+            self.ledger = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        if self.record:
+            headers = BytesHeaderParser().parsebytes(envelope.content)
+            keys = (headers.get("Message-Id", "-"), headers.get("X-Odoo-Automation-Trace", "-"))
         with self.lock:
             self.messages += 1
             self.recipients += len(envelope.rcpt_tos)
             self.distinct.update(r.lower() for r in envelope.rcpt_tos)
+            if self.record:
+                self.ledger.extend((*keys, rcpt.lower()) for rcpt in envelope.rcpt_tos)
         return "250 Message accepted for delivery"
 
+    def dump(self, path):
+        with self.lock:
+            lines = list(self.ledger)
+        with open(path, "w", encoding="utf-8") as out:
+            out.writelines("\t".join(line) + "\n" for line in lines)
+        return len(lines)
 
-def serve(port):
+
+def serve(port, record=False):
     from aiosmtpd.controller import Controller  # noqa: PLC0415 - only the subprocess needs it
 
-    handler = CountingHandler()
+    handler = CountingHandler(record=record)
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     print(f"READY {port}", flush=True)
@@ -50,6 +76,8 @@ def serve(port):
             if command == "reset":
                 handler.reset()
                 print("0 0 0", flush=True)
+            elif command.startswith("dump "):
+                print(handler.dump(command[5:]), flush=True)
             elif command == "count":
                 with handler.lock:
                     print(handler.messages, handler.recipients, len(handler.distinct), flush=True)
@@ -60,4 +88,4 @@ def serve(port):
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), record="--record" in sys.argv[2:])

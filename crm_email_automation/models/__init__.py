@@ -5,6 +5,7 @@ from . import email_automation_participant
 from . import email_automation_trace
 from . import email_automation_enrolment
 from . import email_automation_queue
+from . import email_automation_queue_lanes
 from . import email_automation_mail_sender
 from . import base
 from . import ir_actions_server
@@ -15,6 +16,7 @@ from . import email_automation_suppression
 from . import email_automation_rate_counter
 from . import email_automation_policy
 from . import email_automation_trace_policy
+from . import email_automation_trace_claim
 from . import email_automation_scenario_policy
 from . import email_automation_mail_sender_policy
 from . import res_partner

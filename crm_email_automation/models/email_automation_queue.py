@@ -4,12 +4,16 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models, modules
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
 # A cron run stops starting new batches after this many seconds and reports what is left,
 # so that Odoo runs it again at once instead of hitting the cron time limit mid-batch.
 CRON_TIME_BUDGET = 240
+# Advisory lock key (any constant bigint unique to this module) held by the lane that does
+# the housekeeping: enrolments, time triggers, goal checks, stale claims.
+HOUSEKEEPING_LOCK = 7_243_110_001
 
 
 class EmailAutomationQueue(models.AbstractModel):
@@ -34,20 +38,57 @@ class EmailAutomationQueue(models.AbstractModel):
     def _process_queue(self, auto_commit=False, time_budget=None):
         """Enrol what triggers queued, run time triggers, recover stale claims, then
         process the due traces. Returns counts for the caller to report."""
-        enrolled = self._process_enrolments()
-        enrolled += self._run_time_triggers()
-        # Before the due steps: a record that reached its goal gets no further e-mail.
-        self.env["email.automation.goal.check"]._process_goal_checks()
-        if auto_commit:
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-        stale_after = timedelta(minutes=self._setting("stale_claim_minutes", 30))
-        self.env["email.automation.trace"]._recover_stale_claims(stale_after)
+        enrolled = 0
+        if self._take_housekeeping_lock(auto_commit):
+            try:
+                enrolled = self._housekeeping(auto_commit)
+            finally:
+                self._release_housekeeping_lock(auto_commit)
         processed = self._process_due_traces(auto_commit=auto_commit, time_budget=time_budget)
         return {"enrolled": enrolled, "processed": processed}
 
     @api.model
+    def _housekeeping(self, auto_commit):
+        enrolled = self._process_enrolments()
+        enrolled += self._run_time_triggers()
+        # Before the due steps: a record that reached its goal gets no further e-mail.
+        self.env["email.automation.goal.check"]._process_goal_checks()
+        stale_after = timedelta(minutes=self._setting("stale_claim_minutes", 30))
+        self.env["email.automation.trace"]._recover_stale_claims(stale_after)
+        if enrolled and auto_commit:
+            # The other lanes found nothing due when they woke with this one: wake them
+            # now that the new steps are committed, so that they share the work.
+            self._trigger_lanes(exclude=self._current_lane())
+        if auto_commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        return enrolled
+
+    @api.model
+    def _take_housekeeping_lock(self, auto_commit):
+        """One lane at a time enrols, runs time triggers, checks goals and recovers stale
+        claims; the others go straight to the due traces (no lane waits for another).
+
+        A session-level advisory lock, because the housekeeping commits: it lasts until
+        released, or until the connection ends if the worker dies. The commit after taking
+        it starts a snapshot that sees everything the previous holder committed."""
+        if not auto_commit:
+            return True  # in one transaction (a test, a manual run): nothing runs beside
+        self.env.cr.execute(SQL("SELECT pg_try_advisory_lock(%s)", HOUSEKEEPING_LOCK))
+        if not self.env.cr.fetchone()[0]:
+            return False
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+        return True
+
+    @api.model
+    def _release_housekeeping_lock(self, auto_commit):
+        if auto_commit:
+            self.env.cr.rollback()  # what the housekeeping did not commit is not kept
+            self.env.cr.execute(SQL("SELECT pg_advisory_unlock(%s)", HOUSEKEEPING_LOCK))
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
     def _wake_up(self):
-        """Run the queue right after this transaction commits, so that an e-mail due now
+        """Run the queue (every lane) right after this transaction commits, so that an e-mail due now
         leaves within seconds rather than at the next scheduled run.
 
         One cron trigger per transaction however many records it enrols (the cursor's
@@ -58,8 +99,8 @@ class EmailAutomationQueue(models.AbstractModel):
         if pending.get("crm_email_automation.queue_woken"):
             return
         pending["crm_email_automation.queue_woken"] = True
-        # sudo: the cron and its triggers are system records; any user's trigger may wake it.
-        self.env.ref("crm_email_automation.ir_cron_process_queue").sudo()._trigger()
+        # Every lane: each claims its share of what is due.
+        self._trigger_lanes()
 
     @api.model
     def _notify_cron_progress(self, done, remaining):

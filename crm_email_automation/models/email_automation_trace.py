@@ -4,6 +4,16 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+# Who holds a claim: the worker's PostgreSQL connection, as "pid@start" so that a later
+# connection reusing the pid is not taken for it (see email_automation_trace_claim.py).
+CLAIMER = SQL(
+    "(SELECT activity.pid || '@' || extract(epoch FROM activity.backend_start)"
+    " FROM pg_stat_activity activity WHERE activity.pid = pg_backend_pid())"
+)
+
+# Advisory lock key (a constant unique to this module) that makes the lanes' claims take turns.
+CLAIM_LOCK = 7_243_110_002
+
 _logger = logging.getLogger(__name__)
 
 TRACE_REASONS = [
@@ -160,14 +170,24 @@ class EmailAutomationTrace(models.Model):
 
         Rows another worker holds are skipped (SKIP LOCKED), so two workers never claim the
         same trace. The caller commits the claim before any outside call.
+
+        Frequency caps across lanes: a marketing trace is not claimed while another lane
+        holds one of the same contact, so the lane that checks a contact's cap sees every
+        marketing e-mail that contact was sent (two lanes mailing one contact at the same
+        instant would each count the other's e-mail as not sent yet: over the cap by one).
+        For that, claims take turns (a transaction-level advisory lock, released when the
+        claim commits, a few milliseconds), so each sees the claims committed before it.
+        Sending stays parallel; rate limits hold through their counter rows.
         """
         now = now or fields.Datetime.now()
         self.env.flush_all()
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", CLAIM_LOCK))
         self.env.cr.execute(
             SQL(
                 """
                 UPDATE email_automation_trace trace
-                   SET state = 'processing', claimed_at = %(now)s, attempt_count = trace.attempt_count + 1
+                   SET state = 'processing', claimed_at = %(now)s, attempt_count = trace.attempt_count + 1,
+                       claimed_by = %(claimer)s
                  WHERE trace.id IN (
                         SELECT due.id
                           FROM email_automation_trace due
@@ -176,6 +196,11 @@ class EmailAutomationTrace(models.Model):
                            AND due.scheduled_at <= %(now)s
                            AND due.is_test IS NOT TRUE
                            AND scenario.state = 'running'
+                           AND NOT (due.category = 'marketing' AND EXISTS (
+                                    SELECT 1 FROM email_automation_trace busy
+                                     WHERE busy.partner_id = due.partner_id
+                                       AND busy.state = 'processing'
+                                       AND busy.category = 'marketing'))
                       ORDER BY due.scheduled_at, due.id
                          LIMIT %(limit)s
                            FOR UPDATE OF due SKIP LOCKED
@@ -184,6 +209,7 @@ class EmailAutomationTrace(models.Model):
                 """,
                 now=now,
                 limit=limit,
+                claimer=CLAIMER,
             )
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
@@ -203,10 +229,12 @@ class EmailAutomationTrace(models.Model):
 
         A trace whose e-mail was already accepted (it has its Message-ID) is sent, not sent
         again; the others return to the queue. E-mails the dead worker sent but had not
-        logged in the chatter yet are logged now.
+        logged in the chatter yet are logged now. A claim is stale when it is older than
+        `older_than`, or at once when the worker's database connection is gone.
         """
         deadline = fields.Datetime.now() - older_than
-        stale = self.search([("state", "=", "processing"), ("claimed_at", "<", deadline)])
+        orphaned = self._orphaned_claim_ids()
+        stale = self.search([("state", "=", "processing"), "|", ("claimed_at", "<", deadline), ("id", "in", orphaned)])
         accepted = stale.filtered("message_id")
         accepted.write({"state": "sent"})
         (stale - accepted).write({"state": "scheduled"})
@@ -215,7 +243,9 @@ class EmailAutomationTrace(models.Model):
                 ("state", "=", "sent"),
                 ("message_id", "!=", False),
                 ("mail_message_id", "=", False),
+                "|",
                 ("claimed_at", "<", deadline),
+                ("id", "in", orphaned),
             ]
         )
         self.env["email.automation.mail.sender"]._log_in_chatter(unlogged)

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .email_automation_queue_lanes import MAX_LANES
+
 WEEKDAY_FIELDS = [f"email_automation_send_day_{day}" for day in range(7)]
 # Integer settings whose 0 means something ("no cap", "kept forever"): Odoo's Settings drop
 # a parameter set to 0, and its default would come back.
@@ -21,6 +23,14 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="crm_email_automation.max_attempts",
         default=5,
         help="How many times a temporary delivery error is retried before the step fails.",
+    )
+    email_automation_queue_lanes = fields.Integer(
+        string="Queue Lanes",
+        config_parameter="crm_email_automation.queue_lanes",
+        default=1,
+        help="How many scheduled actions process the queue at the same time. Odoo runs one job of a "
+        "scheduled action at a time: with several cron workers (--max-cron-threads, on one server or "
+        "several sharing the database), more lanes send more e-mails at once.",
     )
     email_automation_stale_claim_minutes = fields.Integer(
         string="Stale Claim Timeout (minutes)",
@@ -136,7 +146,14 @@ class ResConfigSettings(models.TransientModel):
         for name in ZERO_MEANS_OFF:
             if not self[name]:
                 self.env["ir.config_parameter"].sudo().set_param(self._fields[name].config_parameter, "0")
+        self.env["email.automation.queue"]._sync_lanes(self.email_automation_queue_lanes)
         return res
+
+    @api.constrains("email_automation_queue_lanes")
+    def _check_queue_lanes(self):
+        for settings in self:
+            if not 1 <= settings.email_automation_queue_lanes <= MAX_LANES:
+                raise ValidationError(self.env._("The queue runs in 1 to %(max)s lanes.", max=MAX_LANES))
 
     @api.constrains("email_automation_send_window_start", "email_automation_send_window_end")
     def _check_send_window(self):

@@ -4,7 +4,8 @@ from unittest.mock import patch
 import odoo.http
 from odoo import Command
 from odoo.modules import module as odoo_module
-from odoo.tests import TransactionCase, new_test_user
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, TransactionCase, get_db_name, new_test_user
 
 from odoo.addons.base.models import ir_mail_server
 
@@ -14,6 +15,18 @@ from .smtp_server import SmtpServer
 def real_smtp_patch():
     """Odoo never opens an SMTP connection in tests; these tests want the real thing."""
     return patch.object(ir_mail_server, "modules", SimpleNamespace(module=SimpleNamespace(current_test=None)))
+
+
+class CommittedDataCase(BaseCase):
+    """Tests on committed data, with cursors of their own (workers, lanes) and a real SMTP
+    server; they clean up what they commit."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        cls.smtp = SmtpServer().start()
+        cls.addClassCleanup(cls.smtp.stop)
 
 
 def warm_up_http_statics():

@@ -10,12 +10,10 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from odoo import SUPERUSER_ID, api
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tests import get_db_name, tagged
 from odoo.tools import config
 
-from .common import real_smtp_patch
-from .smtp_server import SmtpServer
+from .common import CommittedDataCase, real_smtp_patch
 
 WORKER_SCRIPT = """
 import sys
@@ -29,17 +27,10 @@ with Registry(sys.argv[1]).cursor() as cr:
 
 
 @tagged("post_install", "-at_install")
-class TestConcurrentQueue(BaseCase):
+class TestConcurrentQueue(CommittedDataCase):
     """Traces committed in the database, processed by independent cursors or processes."""
 
     PARTNERS = 40
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
-        cls.smtp = SmtpServer().start()
-        cls.addClassCleanup(cls.smtp.stop)
 
     def setUp(self):
         super().setUp()

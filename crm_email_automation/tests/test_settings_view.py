@@ -23,6 +23,7 @@ BEHAVIOUR_SETTINGS = [
 QUEUE_SETTINGS = [
     "email_automation_batch_size",
     "email_automation_max_attempts",
+    "email_automation_queue_lanes",
     "email_automation_stale_claim_minutes",
 ]
 
