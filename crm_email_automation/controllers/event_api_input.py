@@ -125,15 +125,17 @@ def parse_datetime(value, where, now):
     """An RFC 3339 date-time with its offset, as a naive UTC datetime (Odoo's)."""
     try:
         moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-    except ValueError:
+        # The year 1 at +01:00 is before the year 1 in UTC: Python cannot say it.
+        moment = moment.astimezone(timezone.utc) if moment.tzinfo else None
+    except (ValueError, OverflowError):
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None:
         raise Problem(
             422,
             "The events are not valid",
             errors=[{"pointer": where, "detail": "not an RFC 3339 date-time with an offset"}],
         )
-    moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    moment = moment.replace(tzinfo=None)
     if moment > now + FUTURE_TOLERANCE:
         raise Problem(422, "The events are not valid", errors=[{"pointer": where, "detail": "in the future"}])
     return moment
