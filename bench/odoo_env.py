@@ -210,26 +210,3 @@ def run_in_bench_database(args, servers, run, report, modules=ADDON, db_options=
 def progress(message):
     """A timestamped line on stderr: where a long benchmark is."""
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def new_bench_database(odoo_dir, db_name, keep_db=False, progress=print):
-    """Configure Odoo on a snapshot of the addon and create `db_name` with only
-    crm_email_automation installed; yield the OdooSetup; drop the database at the end
-    (unless `keep_db`), whatever happened. Refuses a database that already exists."""
-    import tempfile  # noqa: PLC0415
-
-    with tempfile.TemporaryDirectory(prefix="cea_bench_addon_") as snapshot:
-        setup = OdooSetup(odoo_dir, db_name, addons_dir=snapshot_addon(snapshot))
-        odoo = setup.load_config()
-        odoo.netsvc.init_logger()
-        if setup.database_exists():
-            raise SystemExit(f"database {db_name} already exists: refusing to reuse or drop it")
-        try:
-            progress(f"creating database {db_name}")
-            setup.create_database(modules=ADDON)
-            yield setup
-        finally:
-            if not keep_db:
-                progress(f"dropping {db_name}")
-                setup.drop_database()
