@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import api, models
 
 from .email_automation_queue import QUEUE_RUN_KEY
 
