@@ -20,15 +20,14 @@ The queue is woken at the commit of each enrolling transaction
 import argparse
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+import bench_providers
 from fixtures import create_template, setup_mail_server
 from odoo_env import DB_PREFIX, OdooSetup, default_odoo_dir, engine_version, superuser_env
 from sink_process import free_port
@@ -73,50 +72,23 @@ def prepare(env, smtp_port):
     return f"every {cron.interval_number} {cron.interval_type}"
 
 
-class OdooServer:
+class OdooServer(bench_providers.OdooServer):
     """odoo-bin on the bench database with its cron: threaded with one cron thread, or
     prefork with `http_workers` HTTP workers and one cron worker."""
 
-    def __init__(self, setup, mode, http_workers):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        args = [a for a in setup.odoo_args() if not a.startswith("--max-cron-threads")]
-        cmd = [
-            sys.executable,
-            str(setup.odoo_dir / "odoo-bin"),
-            *args,
+    http_workers = 2
+
+    def __init__(self, setup, mode):
+        super().__init__(setup, mode)
+        time.sleep(3)  # the cron thread or worker starts listening after the HTTP server
+
+    def options(self, setup, mode):
+        return [
+            *(a for a in setup.odoo_args() if not a.startswith("--max-cron-threads")),
             "--max-cron-threads=1",
-            "--http-interface=127.0.0.1",
-            f"--http-port={self.port}",
             f"--gevent-port={free_port()}",
-            *([f"--workers={http_workers}", "--limit-time-real-cron=600"] if mode == "prefork" else []),
+            *([f"--workers={self.http_workers}", "--limit-time-real-cron=600"] if mode == "prefork" else []),
         ]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
-        try:
-            self._wait_until_serving()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_until_serving(self, timeout=180):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/web/health", timeout=10):  # noqa: S310 - our server
-                    time.sleep(3)  # the cron thread/worker starts listening after HTTP
-                    return
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError("Odoo's HTTP server did not start")
-
-    def stop(self):
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
 
 
 class EventSender:
@@ -228,7 +200,8 @@ def main(argv=None):
             with superuser_env(setup.registry()) as env:
                 cycle = prepare(env, smtp.port)
             progress(f"starting odoo-bin ({args.server})")
-            server = OdooServer(setup, args.server, args.http_workers)
+            OdooServer.http_workers = args.http_workers
+            server = OdooServer(setup, args.server)
             sender = EventSender(server, args.db_name)
             measure(sender, smtp, 2, 3, "warm-up", args.wait)  # caches, connections; not counted
             results = {rate: [] for rate in args.rates}

@@ -158,12 +158,9 @@ class OdooServer:
         cmd = [
             sys.executable,
             str(setup.odoo_dir / "odoo-bin"),
-            *setup.odoo_args(),
+            *self.options(setup, mode),
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
-            *(["--workers=1"] if mode == "prefork" else []),
-            "--limit-time-real=600",
-            "--limit-time-cpu=600",
         ]
         self.mode = mode
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - read back by crashes()
@@ -174,6 +171,15 @@ class OdooServer:
             # Never leave a server behind, whatever stopped the wait (Ctrl+C included).
             self.stop()
             raise
+
+    def options(self, setup, mode):
+        """odoo-bin's options besides the HTTP address (no cron: nothing but HTTP runs)."""
+        return [
+            *setup.odoo_args(),
+            *(["--workers=1"] if mode == "prefork" else []),
+            "--limit-time-real=600",
+            "--limit-time-cpu=600",
+        ]
 
     def _wait_until_serving(self, timeout=120):
         deadline = time.monotonic() + timeout
