@@ -26,17 +26,20 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
 from brevo_sink import API_KEY, BrevoSink
 from fixtures import BODY, SUBJECT, create_contacts, create_scenario, create_template, setup_mail_server
-from odoo_env import DB_PREFIX, default_odoo_dir, progress, run_in_bench_database, superuser_env
+from odoo_env import BENCH_DIR, DB_PREFIX, default_odoo_dir, progress, run_in_bench_database, superuser_env
 from sink_process import free_port
 from smtp_sink import SmtpSink
 
@@ -44,6 +47,10 @@ WEBHOOK_TOKEN = "bench-webhook-token"  # noqa: S105 - a bench database's throw-a
 MANDRILL_KEY = "bench-mandrill-key"
 WEBHOOK_TARGET = 200.0  # events per second, one worker
 BREVO_BATCH = 100  # events per request in Brevo's batched webhook mode
+FLOOR_RATIO_TARGET = 0.80  # one-event webhook against the minimal POST route, same worker
+# bench/addons/cea_bench_floor: the minimal POST route, installed in the bench database only.
+FLOOR_ADDON = "cea_bench_floor"
+FLOOR_PATH = "/cea_bench/floor"
 
 
 def parse_args(argv=None):
@@ -145,21 +152,29 @@ class OdooServer:
         cmd = [
             sys.executable,
             str(setup.odoo_dir / "odoo-bin"),
-            *setup.odoo_args(),
+            *self.options(setup, mode),
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
-            *(["--workers=1"] if mode == "prefork" else []),
             *([f"--gevent-port={gevent_port}"] if gevent_port else []),
-            "--limit-time-real=600",
-            "--limit-time-cpu=600",
         ]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        self.mode = mode
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - read back by crashes()
+        self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603
         try:
             self._wait_until_serving()
         except BaseException:
             # Never leave a server behind, whatever stopped the wait (Ctrl+C included).
             self.stop()
             raise
+
+    def options(self, setup, mode):
+        """odoo-bin's options besides the HTTP address (no cron: nothing but HTTP runs)."""
+        return [
+            *setup.odoo_args(),
+            *(["--workers=1"] if mode == "prefork" else []),
+            "--limit-time-real=600",
+            "--limit-time-cpu=600",
+        ]
 
     def _wait_until_serving(self, timeout=120):
         deadline = time.monotonic() + timeout
@@ -172,6 +187,24 @@ class OdooServer:
             time.sleep(0.5)
         raise RuntimeError("Odoo's HTTP server did not start")
 
+    def crashes(self):
+        """Tracebacks in the server's output so far. In prefork, Odoo respawns its gevent
+        (websocket) process as soon as it dies: one that dies at start-up is respawned
+        in a loop, each time a new Python importing Odoo, which eats a core of the
+        machine the worker runs on."""
+        self._log.seek(0)
+        return self._log.read().count("Traceback (most recent call last)")
+
+    def worker_pid(self):
+        """The process that serves HTTP: the server itself (threaded), else its prefork
+        HTTP worker (not the gevent process)."""
+        if self.mode != "prefork":
+            return self._proc.pid
+        for child in Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children").read_text().split():
+            if b" gevent " not in Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" "):
+                return int(child)
+        raise RuntimeError("no prefork HTTP worker found")
+
     def stop(self):
         if self._proc.poll() is None:
             self._proc.terminate()
@@ -180,6 +213,13 @@ class OdooServer:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        self._log.close()
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Client:
@@ -239,6 +279,32 @@ def ingest_brevo(server, provider, events, batch=None):
             if status != 200:
                 raise SystemExit(f"Brevo webhook answered {status}: {answer[:200]}")
         return len(events) / (time.perf_counter() - started)
+
+
+def side_by_side(server, provider, traces, event, now, block=250):
+    """One-event Brevo webhook requests and as many requests to the minimal POST route
+    (the same body), by turns in blocks of `block`, so that a change of the machine's load
+    weighs on both. Returns {name: (requests per second, worker CPU ms per request)}."""
+    path = f"/email_automation/webhook/brevo/{provider.id}"
+    bodies = [json.dumps(event).encode() for event in brevo_events(traces, event, now)]
+    routes = {
+        "webhook": (path, {"Authorization": f"Bearer {WEBHOOK_TOKEN}", "Content-Type": "application/json"}),
+        "floor": (FLOOR_PATH, {"Content-Type": "application/json"}),
+    }
+    wall = dict.fromkeys(routes, 0.0)
+    cpu = dict.fromkeys(routes, 0.0)
+    with Client(server) as client:
+        for start in range(0, len(bodies), block):
+            for name, (route, headers) in routes.items():
+                worker = server.worker_pid()  # a prefork worker may have been recycled
+                cpu_before, started = cpu_seconds(worker), time.perf_counter()
+                for body in bodies[start : start + block]:
+                    status, answer = client.request("POST", route, body, headers)
+                    if status != 200:
+                        raise SystemExit(f"{route} answered {status}: {answer[:200]}")
+                wall[name] += time.perf_counter() - started
+                cpu[name] += cpu_seconds(worker) - cpu_before
+    return {name: (len(bodies) / wall[name], 1000 * cpu[name] / len(bodies)) for name in routes}
 
 
 def measure_floor(server, requests_count):
@@ -354,7 +420,8 @@ def run(args, setup, smtp, brevo):
         server = OdooServer(setup, args.server)
         try:
             traces = sent_traces(env, brevo_scenarios[0], args.events)
-            brevo_ingest, brevo_batched, mandrill_ingest, floor = [], [], [], []
+            brevo_ingest, brevo_batched, mandrill_ingest, floor, post_floor = [], [], [], [], []
+            webhook_cpu, post_floor_cpu = [], []
             now = int(time.time())
             # Warm-up (the worker's caches), not counted: "request" events of older times.
             ingest_brevo(server, providers["brevo"], brevo_events(traces[:100], "request", now - 1000))
@@ -363,9 +430,16 @@ def run(args, setup, smtp, brevo):
                 floor.append(measure_floor(server, min(len(traces), 2000)))
                 progress(f"odoo floor #{number + 1}: GET /web/health {floor[-1]:7.1f} requests/s")
                 event = kinds[number % len(kinds)]
-                rate = ingest_brevo(server, providers["brevo"], brevo_events(traces, event, now + number))
-                brevo_ingest.append(rate)
-                progress(f"brevo webhook #{number + 1} ({event}): {len(traces)} events, {rate:7.1f} events/s")
+                figures = side_by_side(server, providers["brevo"], traces, event, now + number)
+                brevo_ingest.append(figures["webhook"][0])
+                webhook_cpu.append(figures["webhook"][1])
+                post_floor.append(figures["floor"][0])
+                post_floor_cpu.append(figures["floor"][1])
+                progress(
+                    f"brevo webhook #{number + 1} ({event}): {len(traces)} events, "
+                    f"{figures['webhook'][0]:7.1f} events/s ({figures['webhook'][1]:.2f} ms CPU each); "
+                    f"minimal POST route {figures['floor'][0]:7.1f} requests/s ({figures['floor'][1]:.2f} ms CPU each)"
+                )
                 # The same kind of events a second later, in Brevo's batched mode.
                 rate = ingest_brevo(
                     server, providers["brevo"], brevo_events(traces, event, now + 50 + number), batch=BREVO_BATCH
@@ -391,6 +465,7 @@ def run(args, setup, smtp, brevo):
             stored = count_events(env, brevo_scenarios[0], "delivered")
             if stored != posted:
                 raise SystemExit(f"{posted} delivered events posted, {stored} stored")
+            crashes = server.crashes()
         finally:
             server.stop()
     return {
@@ -400,6 +475,10 @@ def run(args, setup, smtp, brevo):
         "brevo_batched": brevo_batched,
         "mandrill_webhook": mandrill_ingest,
         "floor": floor,
+        "post_floor": post_floor,
+        "webhook_cpu": webhook_cpu,
+        "post_floor_cpu": post_floor_cpu,
+        "crashes": crashes,
         "events": len(traces),
     }
 
@@ -435,12 +514,41 @@ def report(args, results):
     print(
         f"Webhooks, Mandrill, 1,000 per request:  {batched:8.1f} events/s   (runs {runs(results['mandrill_webhook'])})"
     )
+    post_floor = statistics.median(results["post_floor"])
+    ratios = [w / f for w, f in zip(results["brevo_webhook"], results["post_floor"], strict=True)]
+    ratio = statistics.median(ratios)
+    print(
+        f"Minimal POST route ({FLOOR_PATH}):  {post_floor:8.1f} requests/s (runs {runs(results['post_floor'])}; "
+        f"by turns with the one-event webhook above)"
+    )
+    print(
+        f"Worker CPU per request: webhook {statistics.median(results['webhook_cpu']):.2f} ms, minimal POST route "
+        f"{statistics.median(results['post_floor_cpu']):.2f} ms (the {args.server} server's HTTP process)"
+    )
+    one_event_ok = webhook >= WEBHOOK_TARGET or ratio >= FLOOR_RATIO_TARGET
+    print(
+        f"One-event webhook / minimal POST route: {ratio:8.2f}x     (runs "
+        f"{' / '.join(f'{r:.2f}' for r in ratios)}; target >= {WEBHOOK_TARGET:.0f} events/s or >= "
+        f"{FLOOR_RATIO_TARGET:.2f}x: {'met' if one_event_ok else 'NOT MET'})"
+    )
+    if results["crashes"]:
+        print(
+            f"WARNING: {results['crashes']} traceback(s) in the server's output: in prefork, a gevent process that "
+            "dies at start-up is respawned in a loop and eats a core (see bench/README.md)"
+        )
     # Brevo can batch its webhooks too; Mandrill always does.
-    return max(webhook, batched, brevo_batched) >= WEBHOOK_TARGET
+    return one_event_ok and max(webhook, batched, brevo_batched) >= WEBHOOK_TARGET
 
 
 def main(argv=None):
-    return run_in_bench_database(parse_args(argv), [SmtpSink(), BrevoSink()], run, report)
+    return run_in_bench_database(
+        parse_args(argv),
+        [SmtpSink(), BrevoSink()],
+        run,
+        report,
+        modules=f"crm_email_automation,{FLOOR_ADDON}",
+        extra_addons=[str(BENCH_DIR / "addons")],
+    )
 
 
 if __name__ == "__main__":

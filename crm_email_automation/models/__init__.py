@@ -59,6 +59,7 @@ from . import email_automation_scenario_testing
 from . import email_automation_scenario_form
 from . import email_automation_step_history
 from . import email_automation_trace_display
+from . import email_automation_trace_wake_up
 from . import email_automation_scenario_flow
 from . import email_automation_outside_event
 from . import email_automation_participant_outside_event

@@ -265,7 +265,7 @@ class EmailAutomationBranchDecision(models.Model):
         """Create the traces of the steps on the side each decision in `won` took.
 
         Delays count from the event (positive), from the step's own window close
-        (negative), or from now (condition split). Wakes the queue for what is due now."""
+        (negative), or from now (condition split)."""
         vals_list = []
         for trace, pair, negative, when in won:
             sent = trace.sent_at or trace.processed_at or when
@@ -296,9 +296,8 @@ class EmailAutomationBranchDecision(models.Model):
         )
         taken = {(trace.participant_id.id, trace.step_id.id) for trace in existing}
         vals_list = [vals for vals in vals_list if (vals["participant_id"], vals["step_id"]) not in taken]
+        # The traces wake the queue when they are due (email_automation_trace_wake_up.py).
         Trace.create(vals_list)
-        if any(vals["scheduled_at"] <= fields.Datetime.now() for vals in vals_list):
-            self.env["email.automation.queue"]._wake_up()
 
     @api.model
     def _decided_pairs(self, traces):

@@ -4,16 +4,23 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models, modules
-from odoo.tools import SQL
+from odoo.tools import SQL, config
 
 _logger = logging.getLogger(__name__)
 
-# A cron run stops starting new batches after this many seconds and reports what is left,
-# so that Odoo runs it again at once instead of hitting the cron time limit mid-batch.
+# A cron run stops starting new batches after this many seconds and wakes the queue for
+# the rest, so that Odoo runs it again at once instead of hitting the cron time limit
+# mid-batch.
 CRON_TIME_BUDGET = 240
 # Advisory lock key (any constant bigint unique to this module) held by the lane that does
 # the housekeeping: enrolments, time triggers, goal checks, stale claims.
 HOUSEKEEPING_LOCK = 7_243_110_001
+# Cursor precommit data: the queue is woken at this transaction's commit / at that time.
+WOKEN_KEY = "crm_email_automation.queue_woken"
+WAKE_AT_KEY = "crm_email_automation.queue_wake_at"
+# Context key of the queue's own run: the traces it makes due need no trigger (it claims
+# again until nothing is due, then plans the next due time itself).
+QUEUE_RUN_KEY = "email_automation_queue_run"
 
 
 class EmailAutomationQueue(models.AbstractModel):
@@ -32,19 +39,32 @@ class EmailAutomationQueue(models.AbstractModel):
     def _run_queue(self):
         """Process the queue as the cron does: committing after each e-mail accepted, so
         that nothing is sent twice; never inside a test transaction."""
-        return self._process_queue(auto_commit=not modules.module.current_test, time_budget=CRON_TIME_BUDGET)
+        queue = self.with_context(**{QUEUE_RUN_KEY: True})
+        return queue._process_queue(auto_commit=not modules.module.current_test, time_budget=self._time_budget())
+
+    @api.model
+    def _time_budget(self):
+        """Seconds one run may start batches for: CRON_TIME_BUDGET, or less in prefork,
+        where Odoo kills a cron worker that runs longer than `limit_time_real_cron`."""
+        limit = config["limit_time_real_cron"]
+        if limit is None or limit < 0:
+            limit = config["limit_time_real"]
+        if config["workers"] and limit and limit > 0:
+            return min(CRON_TIME_BUDGET, limit / 2)
+        return CRON_TIME_BUDGET
 
     @api.model
     def _process_queue(self, auto_commit=False, time_budget=None):
         """Enrol what triggers queued, run time triggers, recover stale claims, then
         process the due traces. Returns counts for the caller to report."""
+        queue = self.with_context(**{QUEUE_RUN_KEY: True})
         enrolled = 0
-        if self._take_housekeeping_lock(auto_commit):
+        if queue._take_housekeeping_lock(auto_commit):
             try:
-                enrolled = self._housekeeping(auto_commit)
+                enrolled = queue._housekeeping(auto_commit)
             finally:
-                self._release_housekeeping_lock(auto_commit)
-        processed = self._process_due_traces(auto_commit=auto_commit, time_budget=time_budget)
+                queue._release_housekeeping_lock(auto_commit)
+        processed = queue._process_due_traces(auto_commit=auto_commit, time_budget=time_budget)
         return {"enrolled": enrolled, "processed": processed}
 
     @api.model
@@ -87,20 +107,68 @@ class EmailAutomationQueue(models.AbstractModel):
             self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
-    def _wake_up(self):
-        """Run the queue (every lane) right after this transaction commits, so that an e-mail due now
-        leaves within seconds rather than at the next scheduled run.
+    def _wake_up(self, at=None):
+        """Run the queue (every lane) right after this transaction commits (`at` empty or past), or when
+        `at` comes, so that an e-mail leaves within seconds of being due rather than at the
+        next scheduled run (the cron's interval is only a safety net).
 
-        One cron trigger per transaction however many records it enrols (the cursor's
-        precommit data lives as long as the transaction); Odoo's cron thread is notified
-        at commit and nothing happens on rollback.
+        Coalesced per transaction: one cron trigger however many records it enrols or makes
+        due (the cursor's precommit data lives as long as the transaction); Odoo's cron
+        workers are notified at commit and nothing happens on rollback.
         """
+        due_now = not at or at <= fields.Datetime.now()
         pending = self.env.cr.precommit.data
-        if pending.get("crm_email_automation.queue_woken"):
+        if pending.get(WOKEN_KEY):
+            return  # woken at commit already: the run plans the later due times itself
+        if due_now:
+            pending[WOKEN_KEY] = True
+            pending.pop(WAKE_AT_KEY, None)
+            # Every lane: each claims its share of what is due.
+            self._trigger_lanes()
             return
-        pending["crm_email_automation.queue_woken"] = True
-        # Every lane: each claims its share of what is due.
-        self._trigger_lanes()
+        planned = pending.get(WAKE_AT_KEY)
+        if planned is None:
+            self.env.cr.precommit.add(self._trigger_at_commit)
+        if planned is None or at < planned:
+            pending[WAKE_AT_KEY] = at
+
+    def _trigger_at_commit(self):
+        """At commit, a trigger at the earliest later due time of the transaction, unless
+        the cron runs by then anyway (its next scheduled call or another trigger)."""
+        at = self.env.cr.precommit.data.pop(WAKE_AT_KEY, None)
+        if at is None or self.env.cr.precommit.data.get(WOKEN_KEY):
+            return
+        now = fields.Datetime.now()
+        for cron in self._lane_crons():
+            # Only calls still to come count: a trigger or a nextcall already due may belong
+            # to the run going on now, which may not see this transaction's traces.
+            if now < cron.nextcall <= at or self.env["ir.cron.trigger"].sudo().search_count(
+                [("cron_id", "=", cron.id), ("call_at", ">", now), ("call_at", "<=", at)], limit=1
+            ):
+                continue
+            cron._trigger(at=at)
+        self.env.flush_all()
+
+    @api.model
+    def _wake_up_for_next_due(self):
+        """After a run: wake the queue when the earliest trace still waiting is due."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT min(trace.scheduled_at)
+                  FROM email_automation_trace trace
+                  JOIN email_automation_scenario scenario ON scenario.id = trace.scenario_id
+                 WHERE trace.state = 'scheduled'
+                   AND trace.is_test IS NOT TRUE
+                   AND scenario.state = 'running'
+                   AND trace.scheduled_at > %(now)s
+                """,
+                now=fields.Datetime.now(),
+            )
+        )
+        next_due = self.env.cr.fetchone()[0]
+        if next_due:
+            self._wake_up(at=next_due)
 
     @api.model
     def _notify_cron_progress(self, done, remaining):
@@ -164,9 +232,14 @@ class EmailAutomationQueue(models.AbstractModel):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             done += len(traces)
             if time_budget and time.monotonic() - started > time_budget:
-                # Odoo runs the cron again at once when it reports work left.
-                self._notify_cron_progress(done, remaining=Trace._count_due())
+                # The rest in a new run, woken at once: Odoo would repeat this one up to ten
+                # times in the same cron job if it reported work left, past the time limit
+                # of a prefork cron worker.
+                self._notify_cron_progress(done, remaining=0)
+                self._wake_up()
                 break
         if done:
             _logger.info("E-mail automation: processed %s trace(s)", done)
+        # Deferred, retried or delayed steps: the queue runs again when the first is due.
+        self._wake_up_for_next_due()
         return done

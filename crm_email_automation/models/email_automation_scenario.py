@@ -452,7 +452,7 @@ class EmailAutomationScenario(models.Model):
         drafts = self.filtered(lambda s: s.state == "draft")
         drafts.write({"date_started": now, "time_checked_at": now})
         self.write({"state": "running"})
-        self.env.ref("crm_email_automation.ir_cron_process_queue")._trigger()
+        self.env["email.automation.queue"]._wake_up()
         return True
 
     def action_pause(self):
