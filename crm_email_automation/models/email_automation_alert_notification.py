@@ -35,7 +35,7 @@ class EmailAutomationAlert(models.Model):
         """What happened, in one sentence or two."""
         self.ensure_one()
         scenario, provider = self.scenario_id.display_name, self.provider_id.display_name
-        value, threshold = f"{self.value:.2f}", f"{self.threshold:g}"
+        value, threshold = format(self.value, ".2f"), format(self.threshold, "g")
         if self.kind == "queue_lag":
             return self.env._(
                 "The sending queue is late: an e-mail due now has waited %(minutes)s minutes (threshold: "
@@ -60,18 +60,23 @@ class EmailAutomationAlert(models.Model):
                 reason=self.provider_id.pause_reason or "",
             )
         # Whole sentences, not pieces: Polish does not build them in the same order.
-        figures = {"rate": value, "count": self.sample_size, "provider": provider, "threshold": threshold}
         if self.kind == "bounce_rate":
             text = self.env._(
                 "%(rate)s%% of the last %(count)s e-mails sent through “%(provider)s” bounced (threshold: "
                 "%(threshold)s%%, the mailbox providers' rule for bulk senders).",
-                **figures,
+                rate=value,
+                count=self.sample_size,
+                provider=provider,
+                threshold=threshold,
             )
         else:
             text = self.env._(
                 "%(rate)s%% of the last %(count)s e-mails sent through “%(provider)s” were reported as spam "
                 "(threshold: %(threshold)s%%, the mailbox providers' rule for bulk senders).",
-                **figures,
+                rate=value,
+                count=self.sample_size,
+                provider=provider,
+                threshold=threshold,
             )
         if self.paused_scenario_ids:
             text += " " + self.env._(
@@ -131,8 +136,8 @@ class EmailAutomationAlert(models.Model):
         else:
             text = alert.env._(
                 "Back under the threshold: %(value)s (threshold: %(threshold)s).",
-                value=f"{self.last_value:.2f}",
-                threshold=f"{self.threshold:g}",
+                value=format(self.last_value, ".2f"),
+                threshold=format(self.threshold, "g"),
             )
         if self.paused_scenario_ids.filtered(lambda s: s.state == "paused"):
             text += " " + alert.env._("The scenarios paused by this alert stay paused until someone starts them again.")
