@@ -5,8 +5,10 @@ what a Polish customer really receives: e-mails through the SMTP server, pages o
 import gettext
 import re
 from collections import Counter
+from pathlib import Path
 
 import polib
+from babel.messages import extract
 
 from odoo.tests import TransactionCase, tagged
 from odoo.tools.misc import file_path
@@ -130,6 +132,15 @@ class TestPolishPoFile(TransactionCase):
             self.assertNotIn("fuzzy", entry.flags, entry.msgid)
             translated = entry.msgstr or all(entry.msgstr_plural.values())
             self.assertTrue(translated, f"untranslated: {entry.msgid!r}")
+
+    def test_every_python_file_gives_its_terms_to_the_export(self):
+        """Odoo's export reads Python files with Babel, which gives up on a whole file (an
+        f-string among a translated call's arguments, say) with no more than a log line: its
+        terms then silently miss from the pot and stay in English."""
+        module_dir = Path(file_path("crm_email_automation"))
+        for source in sorted(module_dir.rglob("*.py")):
+            with self.subTest(source=str(source.relative_to(module_dir))), source.open("rb") as code:
+                list(extract.extract("python", code, keywords={"_": None, "_lt": None}))
 
     def test_every_placeholder_of_the_source_is_in_the_translation(self):
         for entry in self.entries:
