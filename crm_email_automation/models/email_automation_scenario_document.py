@@ -80,7 +80,18 @@ DOCUMENT_SPEC = {
             "activity_note",
             "activity_deadline_days",
             "activity_user_field",
+            "ab_metric",
+            "ab_auto_winner",
+            "ab_winner_after_hours",
+            "ab_winner_after_count",
+            "variant_ids",
         ],
+    ),
+    # Not is_winner: the winner is a result of the test, not configuration; a document that
+    # set it would end a test in another database that has not run.
+    "email.automation.variant": (
+        "code",
+        ["name", "sequence", "mail_template_id", "subject", "share"],
     ),
     "mail.template": (
         "email_automation_code",

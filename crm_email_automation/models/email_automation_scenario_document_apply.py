@@ -51,11 +51,7 @@ class EmailAutomationScenarioDocument(models.AbstractModel):
     def _diff_entry(self, entry):
         name = self._entry_name(entry)
         if not entry.record:
-            children = [
-                {"key": child.key, "name": self._entry_name(child), "status": "added", "changes": []}
-                for entries in entry.children.values()
-                for child in entries
-            ]
+            children = [self._added(child) for child in self._descendants(entry)]
             return {"key": entry.key, "name": name, "status": "added", "changes": [], "children": children}
         current = self._export_record(entry.record, entry.target_model, self._no_references())
         changes = []
@@ -73,15 +69,28 @@ class EmailAutomationScenarioDocument(models.AbstractModel):
         for field_name, entries in entry.children.items():
             existing = {child[DOCUMENT_SPEC[child._name][0]]: child for child in entry.record[field_name]}
             for child in entries:
-                children.append(self._diff_entry(child))
+                child_diff = self._diff_entry(child)
+                # A step's variants are listed after it, in the same list of the diff.
+                children += [dict(child_diff, model=child.model), *child_diff["children"]]
                 existing.pop(child.key, None)
             children += [
-                {"key": key, "name": child.display_name, "status": "removed", "changes": []}
+                {"key": key, "name": child.display_name, "status": "removed", "changes": [], "model": child._name}
                 for key, child in existing.items()
             ]
         changed = changes or any(child["status"] != "unchanged" for child in children)
         status = "changed" if changed else "unchanged"
         return {"key": entry.key, "name": name, "status": status, "changes": changes, "children": children}
+
+    def _descendants(self, entry):
+        """The entry's children, each followed by its own (a new step's variants)."""
+        for entries in entry.children.values():
+            for child in entries:
+                yield child
+                yield from self._descendants(child)
+
+    def _added(self, entry):
+        name = self._entry_name(entry)
+        return {"key": entry.key, "name": name, "status": "added", "changes": [], "model": entry.model}
 
     def _entry_name(self, entry):
         name = entry.values.get("name")
@@ -109,7 +118,8 @@ class EmailAutomationScenarioDocument(models.AbstractModel):
             for child in item.get("children", []):
                 if child["status"] == "unchanged":
                     continue
-                lines.append(f"    {labels[child['status']]}: {env._('step')} {child['key']} ({child['name']})")
+                kind = env._("variant") if child.get("model") == "email.automation.variant" else env._("step")
+                lines.append(f"    {labels[child['status']]}: {kind} {child['key']} ({child['name']})")
                 for change in child["changes"]:
                     lines.append(f"        {change['label']}: {change['old']} -> {change['new']}")
         if not self._diff_has_changes(diff):
@@ -178,11 +188,15 @@ class EmailAutomationScenarioDocument(models.AbstractModel):
         """Create and update the document's records as the current user, in a savepoint:
         the first error rolls everything back and names the record's line."""
         lines = document.get("_lines", {})
+        # A step's variant shares pass through other sums while its lines are written one by
+        # one: they are checked once per step after all its variants (_apply_children), as
+        # the step form's save does.
+        deferred = self.with_context(email_automation_defer_share_check=True)
         with self.env.cr.savepoint():
             created = {model: {} for model in DOCUMENT_SPEC}
             for section in SECTIONS:
                 for entry in document.get(section, []):
-                    self._apply_entry(entry, None, created, lines)
+                    deferred._apply_entry(entry, None, created, lines)
             try:
                 self.env.flush_all()
             except psycopg2.Error as error:
@@ -195,6 +209,8 @@ class EmailAutomationScenarioDocument(models.AbstractModel):
             if parent is not None:
                 values[inverse_field(self.env, parent.model, entry.model)] = parent.record.id
             if entry.record:
+                # The reader found the record: it is written with this apply's context.
+                entry.record = entry.record.with_env(self.env)
                 entry.record.with_context(lang=base_lang).write(values)
             else:
                 values[DOCUMENT_SPEC[entry.model][0]] = entry.key
@@ -226,8 +242,9 @@ class EmailAutomationScenarioDocument(models.AbstractModel):
             raise problem from error
 
     def _apply_children(self, parent, field_name, children, created, lines):
-        """Create and update the child records (steps), parents first; remove the ones the
-        document no longer has: deleted, or archived when they have a history."""
+        """Create and update the child records (steps, variants), parents first; remove the
+        ones the document no longer has: deleted, or archived when they have a history
+        (traces naming them); then check the parent's constraints on the whole list."""
         Child = self.env[parent.record._fields[field_name].comodel_name]
         existing = parent.record.with_context(active_test=False)[field_name]
         siblings = {}
@@ -241,11 +258,19 @@ class EmailAutomationScenarioDocument(models.AbstractModel):
                 self._apply_entry(child, parent, created, lines)
                 pending.remove(child)
         gone = existing - Child.union(*(child.record for child in children))
-        used = self.env["email.automation.trace"].sudo().search([("step_id", "in", gone.ids)]).step_id
-        # sudo above: whether a step has a history must not depend on which traces one may read.
+        Trace = self.env["email.automation.trace"]
+        trace_field = next(
+            name
+            for name, field in Trace._fields.items()
+            if field.type == "many2one" and field.comodel_name == Child._name
+        )
+        # sudo: whether a record has a history must not depend on which traces one may read.
+        used = Trace.sudo().search([(trace_field, "in", gone.ids)])[trace_field]
         (gone - used).unlink()
         gone_used = gone & used
         gone_used.active = False
+        parent.record.invalidate_recordset([field_name])
+        parent.record._validate_fields([field_name])
 
     def _sibling_refs(self, entry):
         return {

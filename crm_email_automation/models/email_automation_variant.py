@@ -15,7 +15,8 @@ class EmailAutomationVariant(models.Model):
 
     _name = "email.automation.variant"
     _description = "E-mail Automation A/B Variant"
-    _inherit = ["mail.render.mixin"]
+    # The code mixin gives each variant a stable key in scenario documents (YAML).
+    _inherit = ["mail.render.mixin", "email.automation.code.mixin"]
     _order = "step_id, sequence, id"
     _check_company_auto = True
     # Rendered as a template: the mixin checks on write that a dynamic subject was written
@@ -23,6 +24,10 @@ class EmailAutomationVariant(models.Model):
     _unrestricted_rendering = True
 
     step_id = fields.Many2one("email.automation.step", required=True, ondelete="cascade", index=True)
+    code = fields.Char(copy=False, index=True, help="The variant's stable key in exported scenario files (YAML).")
+    # A variant removed by a scenario document after it was sent is archived, as a step is:
+    # its traces keep naming it.
+    active = fields.Boolean(default=True)
     scenario_id = fields.Many2one(related="step_id.scenario_id", store=True, index=True)
     company_id = fields.Many2one(related="step_id.company_id", store=True)
     model_name = fields.Char(related="step_id.model_name", string="Model Name")
@@ -84,6 +89,8 @@ class EmailAutomationVariant(models.Model):
             variant.conversion_rate = figures.get("conversion_rate", 0.0)
             variant.p_value = figures.get("p_value") or 0.0
             variant.test_result = figures.get("test_result", False)
+
+    _sql_constraints = [("step_code_uniq", "unique(step_id, code)", "Each variant code must be unique in its step.")]
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -5,6 +5,7 @@ import base64
 
 import yaml
 
+from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
@@ -173,3 +174,87 @@ class TestScenarioDocument(ScenarioDocumentCommon):
         self.assertEqual(self.step_mail.delay, 4)
         self.assertFalse(self.step_not_opened.exists())
         self.assertIn("won_call", self.scenario.step_ids.mapped("code"))
+
+    # ------------------------------------------------------------------
+    # A/B variants
+    # ------------------------------------------------------------------
+
+    def with_variants(self):
+        """The first e-mail step tests two subjects, B translated into Polish."""
+        self.step_mail.write(
+            {
+                "ab_metric": "open",
+                "ab_auto_winner": True,
+                "ab_winner_after_count": 200,
+                "variant_ids": [
+                    Command.create({"code": "short", "name": "A", "share": 40, "subject": "Your quotation"}),
+                    Command.create(
+                        {"code": "personal", "name": "B", "share": 60, "subject": "For you, {{ object.name }}"}
+                    ),
+                ],
+            }
+        )
+        variant_b = self.step_mail.variant_ids.filtered(lambda v: v.code == "personal")
+        variant_b.update_field_translations("subject", {"pl_PL": "Dla Ciebie, {{ object.name }}"})
+        return self.step_mail.variant_ids
+
+    def test_variants_travel_and_come_back_identical(self):
+        variants = self.with_variants()
+        text = self.export()
+        data = yaml.safe_load(text)
+        step = next(step for step in data["scenarios"][0]["step_ids"] if step["code"] == "first_mail")
+        ab_rule = (step["ab_metric"], step["ab_auto_winner"], step["ab_winner_after_count"])
+        self.assertEqual(ab_rule, ("open", True, 200))
+        self.assertEqual([v["code"] for v in step["variant_ids"]], ["short", "personal"])
+        self.assertEqual(step["variant_ids"][1]["subject"]["pl_PL"], "Dla Ciebie, {{ object.name }}")
+        self.assertEqual(step["variant_ids"][1]["share"], 60)
+        self.assertNotIn("is_winner", step["variant_ids"][0])  # a result, not configuration
+        self.Document.with_user(self.user_manager)._import_text(self.renamed(text))
+        copy = self.env["email.automation.scenario"].search([("code", "=", "quotation_follow_up_copy")])
+        copied = copy.step_ids.filtered(lambda s: s.code == "first_mail_copy").variant_ids
+        self.assertEqual(copied.mapped("code"), ["short", "personal"])
+        self.assertFalse(copied & variants)
+        self.assertEqual(copied.with_context(lang="pl_PL")[1].subject, "Dla Ciebie, {{ object.name }}")
+        self.assertEqual(self.export(copy), self.renamed(text))
+
+    def test_variant_shares_not_adding_up_are_refused_with_their_line(self):
+        self.with_variants()
+        text = self.export()
+        bad = text.replace("share: 60", "share: 50", 1)
+        with self.assertRaises(UserError) as caught:
+            self.Document.with_user(self.user_manager)._import_text(bad)
+        message = caught.exception.args[0]
+        self.assertIn(f"line {self.line_of(bad, 'code: first_mail')} (first_mail)", message)
+        self.assertIn("add up to 90%", message)
+        self.assertEqual(self.export(), text)
+        # Moving shares between variants passes, whatever the order the lines are written in.
+        moved = text.replace("share: 40", "share: 70", 1).replace("share: 60", "share: 30", 1)
+        self.Document.with_user(self.user_manager)._import_text(moved)
+        self.assertEqual(self.step_mail.variant_ids.mapped("share"), [70, 30])
+
+    def test_variants_missing_from_the_file_go_or_are_archived_when_sent(self):
+        short, personal = self.with_variants()
+        participant = self.env["email.automation.participant"].create(
+            {
+                "scenario_id": self.scenario.id,
+                "res_model": "res.partner",
+                "res_id": self.env.user.partner_id.id,
+                "partner_id": self.env.user.partner_id.id,
+            }
+        )
+        trace = self.env["email.automation.trace"].create(
+            {"participant_id": participant.id, "step_id": self.step_mail.id, "variant_id": personal.id}
+        )
+        data = yaml.safe_load(self.export())
+        step = next(step for step in data["scenarios"][0]["step_ids"] if step["code"] == "first_mail")
+        step["variant_ids"] = [dict(step["variant_ids"][0], code="third", share=100)]
+        text = yaml.safe_dump(data, allow_unicode=True)
+        diff = self.Document.with_context(lang="en_US")._diff(self.Document._read_document(text))
+        diff_text = self.Document.with_context(lang="en_US")._diff_text(diff)
+        self.assertIn("Added: variant third (A)", diff_text)
+        self.assertIn("Removed: variant personal (B)", diff_text)
+        self.Document.with_user(self.user_manager)._import_text(text)
+        self.assertFalse(short.exists())
+        self.assertFalse(personal.active)  # kept for its history, no longer sent
+        self.assertEqual(trace.variant_id, personal)
+        self.assertEqual(self.step_mail.variant_ids.mapped("code"), ["third"])
