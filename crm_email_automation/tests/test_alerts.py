@@ -17,6 +17,9 @@ from .webhook_common import WebhookCommon
 class TestAlerts(WebhookCommon):
     def setUp(self):
         super().setUp()
+        # Alerts speak the company's language; these tests read the English texts (the
+        # demo company may be Polish: test_the_alert_speaks_the_companys_language).
+        self.env.company.partner_id.lang = "en_US"
         self.Alert = self.env["email.automation.alert"]
         self.marketing = self.create_scenario(name="Promotions", category="marketing", provider_id=self.brevo.id)
         self.transactional = self.create_scenario(
@@ -211,6 +214,13 @@ class TestAlerts(WebhookCommon):
         self.assertRecovered(alert, self.brevo)
         self.Alert._evaluate()
         self.assertFalse(self.open_alerts("provider_paused"))
+
+    def test_the_alert_speaks_the_companys_language(self):
+        self.env["res.lang"]._activate_lang("pl_PL")
+        self.env.company.partner_id.lang = "pl_PL"
+        self.brevo.with_user(self.user_manager).action_pause()
+        [note] = self.notes(self.brevo, "Dostawca wstrzymany")
+        self.assertIn("został wstrzymany: jego wiadomości czekają w kolejce", note.body)
 
     def test_one_open_alert_per_incident_is_a_database_constraint(self):
         self.brevo.action_pause()
