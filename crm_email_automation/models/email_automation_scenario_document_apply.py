@@ -7,7 +7,7 @@ from markupsafe import Markup
 from odoo import Command, api, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from .email_automation_scenario_document import DOCUMENT_SPEC, SECTIONS, inverse_field
+from .scenario_document_spec import DOCUMENT_SPEC, SECTIONS, inverse_field
 from .scenario_document_yaml import line_of
 
 SHORT_TEXT = 60
