@@ -28,6 +28,7 @@
         "data/ir_cron_conversion_data.xml",
         "data/ir_cron_ab_test_data.xml",
         "data/ir_cron_alert_data.xml",
+        "data/ir_cron_intake_data.xml",
         "data/ir_actions_server_data.xml",
         "data/mail_template_data.xml",
         "data/email_automation_policy_data.xml",

@@ -2,7 +2,7 @@ import base64
 
 from werkzeug.exceptions import NotFound
 
-from odoo import http
+from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
 from ..models.email_automation_mail_tracking import CLICK_SCOPE, OPEN_SCOPE, check_signature
@@ -17,7 +17,9 @@ NO_CACHE = [
 ]
 ROUTE_OPTIONS = {
     "type": "http",
-    "auth": "public",
+    # No user: the signed URL is the recipient's mail client (and the public user's
+    # lookup would cost as much as the rest of the request).
+    "auth": "none",
     "methods": ["GET", "HEAD"],
     "csrf": False,
     "save_session": False,
@@ -30,10 +32,15 @@ ROUTE_OPTIONS = {
 class EmailAutomationTracking(http.Controller):
     """The open pixel and the tracked links of the e-mails, fetched by mail clients.
 
-    Hot public routes: a signature check (no query), one query to classify the fetch, one
-    insert and one update through the events' ingestion. A forged or altered URL gets a
-    404 and is never redirected anywhere.
+    Hot public routes: a signature check (no query) and one insert into the intake, which
+    a cron job woken at commit records as tracking events moments later (a person or a
+    machine, first open, branches). A forged or altered URL gets a 404, writes nothing and
+    is never redirected anywhere.
     """
+
+    def _intake(self):
+        # The superuser: there is no user, and only the module's own rows are written.
+        return request.env(user=SUPERUSER_ID)["email.automation.intake"]
 
     def _client(self):
         http_request = request.httprequest
@@ -45,8 +52,7 @@ class EmailAutomationTracking(http.Controller):
     @http.route("/email_automation/track/<int:trace_id>/<string:signature>/open.gif", **ROUTE_OPTIONS)
     def track_open(self, trace_id, signature, **_kwargs):
         if check_signature(request.env, OPEN_SCOPE, signature, trace_id):
-            # sudo: the signed URL is the recipient's mail client; there is no user.
-            request.env["email.automation.event"].sudo()._track_open(trace_id, **self._client())
+            self._intake()._receive("open", durable=False, trace_id=trace_id, **self._client())
         # The same image either way: a bad signature tells a prober nothing.
         return request.make_response(PIXEL, headers=[("Content-Type", "image/gif"), *NO_CACHE])
 
@@ -54,14 +60,14 @@ class EmailAutomationTracking(http.Controller):
     def track_click(self, code, trace_id, signature, **_kwargs):
         if not check_signature(request.env, CLICK_SCOPE, signature, trace_id, code):
             raise NotFound()
-        # sudo: the signed URL is the recipient's mail client; there is no user.
-        Event = request.env["email.automation.event"].sudo()
-        link_id, url = Event._tracked_link(code)
+        Intake = self._intake()
+        link_id, url = Intake.env["email.automation.event"]._tracked_link(code)
         if not link_id:
             raise NotFound()
-        if Event._track_click(trace_id, url, **self._client()) == "click":
-            # link_tracker's own count, as its /r/ route counts people (not machines).
-            Event._count_link_click(link_id, request.httprequest.remote_addr)
+        ip_address = (request.httprequest.remote_addr or "")[:255] or None
+        Intake._receive(
+            "click", durable=False, trace_id=trace_id, link_id=link_id, url=url, ip_address=ip_address, **self._client()
+        )
         response = request.redirect(url, code=302, local=False)
         response.headers.extend(NO_CACHE)
         return response

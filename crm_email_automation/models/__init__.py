@@ -46,6 +46,7 @@ from . import email_automation_branch_decision
 from . import email_automation_branch_hooks
 from . import email_automation_mail_tracking
 from . import email_automation_event_tracking
+from . import email_automation_intake
 from . import email_automation_scenario_tracking
 from . import email_automation_participant_results
 from . import email_automation_goal_check

@@ -1,0 +1,186 @@
+"""Tracking signals received over HTTP and not recorded yet: the open pixel, tracked links
+and the providers' webhooks write one row here and answer; a cron job woken at commit
+turns the rows into tracking events (the one ingestion of email_automation_event.py)."""
+
+import dataclasses
+import functools
+import json
+import logging
+import time
+from collections import Counter
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..providers.webhook_events import WebhookEvent
+from .cron_wake_up import notify_cron_workers
+
+_logger = logging.getLogger(__name__)
+
+CRON_XMLID = "crm_email_automation.ir_cron_record_intake"
+# Rows recorded per transaction; a run goes on until the intake is empty or its time is up.
+BATCH_SIZE = 500
+TIME_BUDGET = 120  # seconds, well within a prefork cron worker's limit
+
+
+class EmailAutomationIntake(models.Model):
+    """One tracking signal as it arrived: a pixel fetch, a tracked-link click or a webhook
+    request's validated events.
+
+    The HTTP routes pay one insert (and a cron trigger in the same statement), so that
+    they answer as fast as Odoo can answer at all; what a signal means (a person or a
+    machine, a first open, a branch to schedule, a suppression) is worked out by the cron
+    job, in batches, moments later. A row that fails is kept with its error, for a look.
+    """
+
+    _name = "email.automation.intake"
+    _description = "E-mail Automation Incoming Tracking Signal"
+    _order = "id"
+    _log_access = False
+
+    kind = fields.Selection(
+        [("open", "Open pixel"), ("click", "Tracked link"), ("webhook", "Provider webhook")], required=True
+    )
+    received_at = fields.Datetime(required=True)
+    trace_id = fields.Many2one("email.automation.trace", ondelete="cascade")
+    provider_id = fields.Many2one("email.automation.provider", ondelete="cascade")
+    link_id = fields.Many2one("link.tracker", ondelete="cascade")
+    url = fields.Char()
+    user_agent = fields.Char()
+    is_head = fields.Boolean()
+    ip_address = fields.Char()
+    events = fields.Json(help="A webhook's validated events.")
+    error = fields.Text(readonly=True, help="Why recording this signal failed; it is then left aside.")
+
+    # ------------------------------------------------------------------
+    # Writing, on the hot routes
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _receive(self, kind, durable=True, **values):
+        """Store one signal and wake the cron job at commit: one statement and, after the
+        commit, one notification to the cron workers.
+
+        Not `durable`: the commit does not wait for the disk. A pixel fetch or a click lost
+        if PostgreSQL crashes in the next few milliseconds costs less than that wait on
+        every hit; a provider's event, acknowledged, would not be sent again."""
+        values = {"kind": kind, **values}
+        if "events" in values:
+            values["events"] = json.dumps([dataclasses.asdict(event) for event in values["events"]])
+        columns = list(values)
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(CRON_XMLID)
+        self.env.cr.execute(
+            SQL(
+                """
+                %(commit_mode)s
+                WITH signal AS (
+                    INSERT INTO email_automation_intake (received_at, %(columns)s)
+                    VALUES (now() at time zone 'UTC', %(values)s)
+                )
+                INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
+                VALUES (%(cron)s, clock_timestamp() at time zone 'UTC', %(uid)s, now() at time zone 'UTC',
+                        %(uid)s, now() at time zone 'UTC')
+                """,
+                columns=SQL(", ").join(SQL.identifier(column) for column in columns),
+                values=SQL(", ").join(values[column] for column in columns),
+                commit_mode=SQL() if durable else SQL("SET LOCAL synchronous_commit TO OFF;"),
+                cron=cron_id,
+                uid=self.env.uid or None,
+            )
+        )
+        # After the commit, so that the job cannot run before it sees the row. The clock
+        # time of the trigger keeps it from being taken for one a running job consumed.
+        self.env.cr.postcommit.add(functools.partial(notify_cron_workers, self.env.cr.dbname))
+
+    # ------------------------------------------------------------------
+    # Recording, in the cron job
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_record(self):
+        started = time.monotonic()
+        while self._record(auto_commit=True) and time.monotonic() - started < TIME_BUDGET:
+            pass
+
+    @api.model
+    def _record(self, limit=BATCH_SIZE, auto_commit=False):
+        """Record up to `limit` waiting signals, oldest first; return the counts of
+        `_ingest` summed (received, recorded, duplicates, unknown) and `failed`, or None
+        when nothing was waiting.
+
+        Rows are taken with SKIP LOCKED, so that two runs never record the same signal. The
+        batch is recorded at once; if that fails, one by one, and a signal that fails alone
+        is kept aside with its error."""
+        if auto_commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+            self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM email_automation_intake
+                 WHERE error IS NULL
+                 ORDER BY id
+                 LIMIT %(limit)s
+                   FOR UPDATE SKIP LOCKED
+                """,
+                limit=limit,
+            )
+        )
+        signals = self.browse([row[0] for row in self.env.cr.fetchall()])
+        if not signals:
+            return None
+        try:
+            with self.env.cr.savepoint():
+                totals = signals._record_batch()
+        except Exception:  # noqa: BLE001 - one bad signal must not hold up the others
+            _logger.warning("E-mail automation: recording tracking signals one by one", exc_info=True)
+            totals = Counter()
+            for signal in signals:
+                try:
+                    with self.env.cr.savepoint():
+                        totals.update(signal._record_batch())
+                except Exception as error:
+                    _logger.exception("E-mail automation: could not record tracking signal %s", signal.id)
+                    signal.error = str(error) or type(error).__name__
+                    totals["failed"] += 1
+        done = signals.filtered(lambda signal: not signal.error)
+        if done:
+            self.env.cr.execute(SQL("DELETE FROM email_automation_intake WHERE id = ANY(%s)", done.ids))
+        self.invalidate_model()
+        if auto_commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        return {key: totals[key] for key in ("received", "recorded", "duplicates", "unknown", "failed")}
+
+    def _record_batch(self):
+        """Record these signals: each provider's webhook events in one ingestion, the pixel
+        fetches and clicks in another. Returns the counts (a Counter)."""
+        # sudo: the signals came from mail clients and providers, with no user.
+        Event = self.env["email.automation.event"].sudo()
+        totals = Counter()
+        webhooks = self.filtered(lambda signal: signal.kind == "webhook")
+        for provider, requests in webhooks.grouped("provider_id").items():
+            events = [WebhookEvent(**event) for request in requests for event in request.events or []]
+            totals.update(Event._ingest(provider, events))
+        hits = self - webhooks
+        if hits:
+            recorded = Event._track_hits(
+                [
+                    {
+                        "kind": hit.kind,
+                        "trace_id": hit.trace_id.id,
+                        "at": hit.received_at,
+                        "url": hit.url,
+                        "user_agent": hit.user_agent,
+                        "is_head": hit.is_head,
+                    }
+                    for hit in hits
+                ]
+            )
+            # link_tracker's own counts, as its /r/ route counts people (not machines).
+            Event._count_link_clicks(
+                [(hit.link_id.id, hit.ip_address) for hit, kind in zip(hits, recorded, strict=True) if kind == "click"]
+            )
+            totals.update(
+                received=len(hits), recorded=len(recorded) - recorded.count(None), unknown=recorded.count(None)
+            )
+        return totals
