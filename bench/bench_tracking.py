@@ -12,7 +12,9 @@
    again, each request timed), so that the machine's load weighs on all three alike. The e-mails are dated an
    hour back, so every fetch is a person's (the dearer path: a human click also counts on
    link_tracker). Prints requests per second and the ratios to /web/health of each run
-   (target: at least 0.70).
+   (target: at least 0.70). The routes only queue the fetches in the intake; its cron job
+   records them (the server here runs no cron): the bench then records them in-process
+   and prints how many per second, and checks the human opens and clicks are there.
 
     python bench/bench_tracking.py [--mails 1000] [--runs 3] [--requests 2000]
 
@@ -28,7 +30,7 @@ import time
 from datetime import datetime
 
 from bench_providers import Client, OdooServer
-from fixtures import EMAIL_FROM, SUBJECT, create_contacts, create_scenario, setup_mail_server, vacuum
+from fixtures import EMAIL_FROM, SUBJECT, create_contacts, create_scenario, record_intake, setup_mail_server, vacuum
 from odoo_env import DB_PREFIX, default_odoo_dir, progress, run_in_bench_database, superuser_env
 from smtp_sink import SmtpSink
 
@@ -179,13 +181,13 @@ def measure_routes(env, args, setup, scenario):
             )
     finally:
         server.stop()
-    # A new snapshot: the server wrote the events since this transaction began.
-    env.cr.commit()
-    env.invalidate_all()
+    # The routes only queue the fetches: their cron job records them, timed here.
+    signals, seconds = record_intake(env)
+    progress(f"intake: {signals} fetches recorded in {seconds:.2f}s ({signals / seconds:.0f}/s)")
     events = count_events(env, scenario)
     if not events.get("open") or not events.get("click"):
         raise SystemExit(f"the fetches recorded no human open or click: {events}")
-    return floor, pixel, click, events
+    return floor, pixel, click, events, signals / seconds
 
 
 def prepare(env, sink, template_name):
@@ -209,7 +211,7 @@ def run(args, setup, sink):
     with superuser_env(registry) as env:
         template = prepare(env, sink, "Bench tracked offer")
         env.cr.commit()
-        results = {"on": [], "off": [], "floor": [], "pixel": [], "click": [], "events": {}}
+        results = {"on": [], "off": [], "floor": [], "pixel": [], "click": [], "events": {}, "recorded_rate": 0.0}
         if "queue" in args.sections:
             results["on"], results["off"], scenario = measure_queue(env, args, sink, template)
         else:
@@ -217,9 +219,13 @@ def run(args, setup, sink):
             _tag, partners = create_contacts(env, args.mails, "Tracking")
             send(env, scenario, partners, sink)
         if "routes" in args.sections:
-            results["floor"], results["pixel"], results["click"], results["events"] = measure_routes(
-                env, args, setup, scenario
-            )
+            (
+                results["floor"],
+                results["pixel"],
+                results["click"],
+                results["events"],
+                results["recorded_rate"],
+            ) = measure_routes(env, args, setup, scenario)
     return results
 
 
@@ -227,28 +233,36 @@ def report(args, results):
     def runs(values, digits=2):
         return " / ".join(f"{value:.{digits}f}" for value in values)
 
-    queue_ratios = [on / off for on, off in zip(results["on"], results["off"], strict=True)] or [0.0]
-    pixel_ratios = [p / f for p, f in zip(results["pixel"], results["floor"], strict=True)] or [0.0]
-    click_ratios = [c / f for c, f in zip(results["click"], results["floor"], strict=True)] or [0.0]
-    queue_ratio = statistics.median(queue_ratios)
-    pixel_ratio, click_ratio = statistics.median(pixel_ratios), statistics.median(click_ratios)
     print(
         f"crm_email_automation {args.engine}; {args.mails} e-mails per queue run, {args.requests} requests per "
         f"route run, {args.runs} runs, medians; routes on one threaded Odoo server"
     )
     median = {key: statistics.median(results[key] or [0.0]) for key in ("off", "on", "floor", "pixel", "click")}
-    print(f"Queue, tracking off:          {median['off']:8.2f} ms/e-mail (runs {runs(results['off'])})")
-    print(f"Queue, tracking on:           {median['on']:8.2f} ms/e-mail (runs {runs(results['on'])})")
-    print(f"Ratio on / off (per run):     {queue_ratio:8.2f}x   (runs {runs(queue_ratios)}; target <= {QUEUE_TARGET})")
-    print(f"GET /web/health:              {median['floor']:8.1f} requests/s (runs {runs(results['floor'], 1)})")
-    print(f"GET pixel (open.gif):         {median['pixel']:8.1f} requests/s (runs {runs(results['pixel'], 1)})")
-    print(f"GET tracked link (302):       {median['click']:8.1f} requests/s (runs {runs(results['click'], 1)})")
-    print(f"Pixel / health (per run):     {pixel_ratio:8.2f}x   (runs {runs(pixel_ratios)}; target >= {ROUTE_TARGET})")
-    print(f"Click / health (per run):     {click_ratio:8.2f}x   (runs {runs(click_ratios)}; target >= {ROUTE_TARGET})")
-    print(f"Events recorded: {results['events']}")
-    queue_ok = "queue" not in args.sections or queue_ratio <= QUEUE_TARGET
-    routes_ok = "routes" not in args.sections or (pixel_ratio >= ROUTE_TARGET and click_ratio >= ROUTE_TARGET)
-    return queue_ok and routes_ok
+    ok = True
+    if "queue" in args.sections:
+        ratios = [on / off for on, off in zip(results["on"], results["off"], strict=True)]
+        ratio = statistics.median(ratios)
+        print(f"Queue, tracking off:          {median['off']:8.2f} ms/e-mail (runs {runs(results['off'])})")
+        print(f"Queue, tracking on:           {median['on']:8.2f} ms/e-mail (runs {runs(results['on'])})")
+        print(f"Ratio on / off (per run):     {ratio:8.2f}x   (runs {runs(ratios)}; target <= {QUEUE_TARGET})")
+        ok = ratio <= QUEUE_TARGET
+    if "routes" in args.sections:
+        pixel_ratios = [p / f for p, f in zip(results["pixel"], results["floor"], strict=True)]
+        click_ratios = [c / f for c, f in zip(results["click"], results["floor"], strict=True)]
+        pixel_ratio, click_ratio = statistics.median(pixel_ratios), statistics.median(click_ratios)
+        print(f"GET /web/health:              {median['floor']:8.1f} requests/s (runs {runs(results['floor'], 1)})")
+        print(f"GET pixel (open.gif):         {median['pixel']:8.1f} requests/s (runs {runs(results['pixel'], 1)})")
+        print(f"GET tracked link (302):       {median['click']:8.1f} requests/s (runs {runs(results['click'], 1)})")
+        print(
+            f"Pixel / health (per run):     {pixel_ratio:8.2f}x   (runs {runs(pixel_ratios)}; target >= {ROUTE_TARGET})"
+        )
+        print(
+            f"Click / health (per run):     {click_ratio:8.2f}x   (runs {runs(click_ratios)}; target >= {ROUTE_TARGET})"
+        )
+        print(f"Intake recorded afterwards:   {results['recorded_rate']:8.1f} fetches/s (one process, in batches)")
+        print(f"Events recorded: {results['events']}")
+        ok = ok and pixel_ratio >= ROUTE_TARGET and click_ratio >= ROUTE_TARGET
+    return ok
 
 
 def main(argv=None):

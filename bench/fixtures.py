@@ -1,6 +1,7 @@
 """Data of the benchmark: mail server, contacts, templates, scenarios, orders; and the
 cleaning between measurements. Everything is created in the bench database only."""
 
+import time
 from contextlib import closing
 
 EMAIL_FROM = "Bench Sender <bench.sender@example.com>"
@@ -245,3 +246,18 @@ def trace_states(env, scenario_ids=None):
     """{state: count} of the traces (of `scenario_ids` if given)."""
     domain = [("scenario_id", "in", scenario_ids)] if scenario_ids else []
     return dict(env["email.automation.trace"]._read_group(domain, ["state"], ["__count"]))
+
+
+def record_intake(env):
+    """Record what the HTTP routes left in the intake, as the intake's cron job does after
+    their commit (the bench servers run no cron). Returns (signals recorded, seconds)."""
+    env.cr.commit()  # a new snapshot: the server wrote the rows since this transaction began
+    started = time.perf_counter()
+    received = 0
+    while counts := env["email.automation.intake"]._record(auto_commit=True):
+        if counts["failed"]:
+            raise SystemExit(f"the intake failed to record {counts['failed']} signal(s)")
+        received += counts["received"]
+    seconds = time.perf_counter() - started
+    env.invalidate_all()
+    return received, seconds

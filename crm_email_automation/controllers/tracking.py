@@ -60,14 +60,13 @@ class EmailAutomationTracking(http.Controller):
     def track_click(self, code, trace_id, signature, **_kwargs):
         if not check_signature(request.env, CLICK_SCOPE, signature, trace_id, code):
             raise NotFound()
-        Intake = self._intake()
-        link_id, url = Intake.env["email.automation.event"]._tracked_link(code)
-        if not link_id:
-            raise NotFound()
         ip_address = (request.httprequest.remote_addr or "")[:255] or None
-        Intake._receive(
-            "click", durable=False, trace_id=trace_id, link_id=link_id, url=url, ip_address=ip_address, **self._client()
+        stored = self._intake()._receive(
+            "click", durable=False, link_code=code, trace_id=trace_id, ip_address=ip_address, **self._client()
         )
+        if not stored:
+            raise NotFound()  # a link this database never tracked
+        url = stored[0]
         response = request.redirect(url, code=302, local=False)
         response.headers.extend(NO_CACHE)
         return response

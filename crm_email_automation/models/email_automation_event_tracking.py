@@ -157,23 +157,6 @@ class EmailAutomationEvent(models.Model):
         return recent
 
     @api.model
-    def _tracked_link(self, code):
-        """(id, URL) of the link tracker of `code`, in one query, else (None, None). The
-        trackers this module writes carry no UTM, so the target is the URL of the e-mail."""
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT link.id, link.url
-                  FROM link_tracker_code code
-                  JOIN link_tracker link ON link.id = code.link_id
-                 WHERE code.code = %(code)s
-                """,
-                code=code,
-            )
-        )
-        return self.env.cr.fetchone() or (None, None)
-
-    @api.model
     def _count_link_clicks(self, clicks):
         """Count people's clicks on link_tracker's trackers, as its own /r/ route does:
         `clicks` are (link id, IP address) pairs. The click rows and the trackers' stored

@@ -57,9 +57,13 @@ class EmailAutomationIntake(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _receive(self, kind, durable=True, **values):
+    def _receive(self, kind, durable=True, link_code=None, **values):
         """Store one signal and wake the cron job at commit: one statement and, after the
         commit, one notification to the cron workers.
+
+        With `link_code`, a tracked link's: its tracker and target URL are looked up in the
+        same statement, and nothing is stored for an unknown code. Returns the stored row's
+        URL as a 1-tuple, or None when nothing was stored.
 
         Not `durable`: the commit does not wait for the disk. A pixel fetch or a click lost
         if PostgreSQL crashes in the next few milliseconds costs less than that wait on
@@ -67,20 +71,40 @@ class EmailAutomationIntake(models.Model):
         values = {"kind": kind, **values}
         if "events" in values:
             values["events"] = json.dumps([dataclasses.asdict(event) for event in values["events"]])
+        if link_code is None:
+            link = SQL("SELECT %s::int AS id, %s::varchar AS url", values.pop("link_id", None), values.pop("url", None))
+        else:
+            link = SQL(
+                """
+                SELECT link.id, link.url
+                  FROM link_tracker_code code
+                  JOIN link_tracker link ON link.id = code.link_id
+                 WHERE code.code = %s
+                """,
+                link_code,
+            )
         columns = list(values)
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id(CRON_XMLID)
         self.env.cr.execute(
             SQL(
                 """
                 %(commit_mode)s
-                WITH signal AS (
-                    INSERT INTO email_automation_intake (received_at, %(columns)s)
-                    VALUES (now() at time zone 'UTC', %(values)s)
+                WITH link AS (%(link)s),
+                signal AS (
+                    INSERT INTO email_automation_intake (received_at, link_id, url, %(columns)s)
+                    SELECT now() at time zone 'UTC', link.id, link.url, %(values)s
+                      FROM link
+                 RETURNING url
+                ),
+                wake AS (
+                    INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
+                    SELECT %(cron)s, clock_timestamp() at time zone 'UTC', %(uid)s, now() at time zone 'UTC',
+                           %(uid)s, now() at time zone 'UTC'
+                      FROM signal
                 )
-                INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
-                VALUES (%(cron)s, clock_timestamp() at time zone 'UTC', %(uid)s, now() at time zone 'UTC',
-                        %(uid)s, now() at time zone 'UTC')
+                SELECT url FROM signal
                 """,
+                link=link,
                 columns=SQL(", ").join(SQL.identifier(column) for column in columns),
                 values=SQL(", ").join(values[column] for column in columns),
                 commit_mode=SQL() if durable else SQL("SET LOCAL synchronous_commit TO OFF;"),
@@ -88,9 +112,12 @@ class EmailAutomationIntake(models.Model):
                 uid=self.env.uid or None,
             )
         )
-        # After the commit, so that the job cannot run before it sees the row. The clock
-        # time of the trigger keeps it from being taken for one a running job consumed.
-        self.env.cr.postcommit.add(functools.partial(notify_cron_workers, self.env.cr.dbname))
+        stored = self.env.cr.fetchone()
+        if stored:
+            # After the commit, so that the job cannot run before it sees the row. The clock
+            # time of the trigger keeps it from being taken for one a running job consumed.
+            self.env.cr.postcommit.add(functools.partial(notify_cron_workers, self.env.cr.dbname))
+        return stored
 
     # ------------------------------------------------------------------
     # Recording, in the cron job
