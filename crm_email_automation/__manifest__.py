@@ -43,6 +43,7 @@
         "views/email_automation_participant_removal_views.xml",
         "views/email_automation_trace_views.xml",
         "views/email_automation_enrolment_views.xml",
+        "views/email_automation_intake_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_config_settings_monitoring_views.xml",

@@ -9,7 +9,7 @@ import logging
 import time
 from collections import Counter
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..providers.webhook_events import WebhookEvent
@@ -41,14 +41,14 @@ class EmailAutomationIntake(models.Model):
     kind = fields.Selection(
         [("open", "Open pixel"), ("click", "Tracked link"), ("webhook", "Provider webhook")], required=True
     )
-    received_at = fields.Datetime(required=True)
-    trace_id = fields.Many2one("email.automation.trace", ondelete="cascade")
-    provider_id = fields.Many2one("email.automation.provider", ondelete="cascade")
-    link_id = fields.Many2one("link.tracker", ondelete="cascade")
-    url = fields.Char()
-    user_agent = fields.Char()
-    is_head = fields.Boolean()
-    ip_address = fields.Char()
+    received_at = fields.Datetime(string="Received", required=True)
+    trace_id = fields.Many2one("email.automation.trace", string="E-mail", ondelete="cascade")
+    provider_id = fields.Many2one("email.automation.provider", string="Provider", ondelete="cascade")
+    link_id = fields.Many2one("link.tracker", string="Tracked Link", ondelete="cascade")
+    url = fields.Char(string="URL")
+    user_agent = fields.Char(string="User Agent")
+    is_head = fields.Boolean(string="HEAD Request", help="Fetched with HEAD: a program checking the link.")
+    ip_address = fields.Char(string="IP Address")
     events = fields.Json(help="A webhook's validated events.")
     error = fields.Text(readonly=True, help="Why recording this signal failed; it is then left aside.")
 
@@ -118,6 +118,22 @@ class EmailAutomationIntake(models.Model):
             # time of the trigger keeps it from being taken for one a running job consumed.
             self.env.cr.postcommit.add(functools.partial(notify_cron_workers, self.env.cr.dbname))
         return stored
+
+    def action_record_again(self):
+        """Put failed signals back in line, once their cause is fixed, and wake the job.
+        Administrators only: the only ones who may write these rows."""
+        failed = self.filtered("error")
+        failed.write({"error": False})
+        self.env.ref(CRON_XMLID).sudo()._trigger()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": _("%(count)s tracking signal(s) will be recorded again.", count=len(failed)),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
 
     # ------------------------------------------------------------------
     # Recording, in the cron job
