@@ -62,7 +62,7 @@ class TestAlerts(WebhookCommon):
         """Brevo reports `event` for each of `traces`, in one batched webhook."""
         response = self.post_brevo([self.brevo_event(event, trace, ts=1763629200 + trace.id) for trace in traces])
         self.assertEqual(response.status_code, 200, response.text)
-        self.assertEqual(response.json()["recorded"], len(traces))
+        self.assertEqual(self.recorded["recorded"], len(traces))
 
     def manager_mails(self):
         """The e-mails that reached the manager's mailbox (Odoo's notifications)."""

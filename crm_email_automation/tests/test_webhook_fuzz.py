@@ -30,7 +30,8 @@ header_text = st.text(st.characters(min_codepoint=33, max_codepoint=0x17F), max_
 @tagged("post_install", "-at_install")
 class TestWebhookFuzz(WebhookCommon):
     """Whatever arrives, valid-looking or garbage, with or without valid credentials:
-    never a 500, and a refused request changes nothing."""
+    never a 500, never a signal the intake fails to record, and a refused request changes
+    nothing."""
 
     def setUp(self):
         super().setUp()
@@ -168,8 +169,13 @@ class TestWebhookFuzz(WebhookCommon):
             response = self.send(request)
             statuses.append(response.status_code)
             self.assertLess(response.status_code, 500, request)
+            # What the cron job does after the request's commit; no signal may fail.
+            counts = self.record_intake()
             if response.status_code == 200 and request["method"] == "POST":
-                recorded.append(response.json()["recorded"])
+                self.assertEqual(counts["received"], response.json()["received"], request)
+                recorded.append(counts["recorded"])
+            else:
+                self.assertEqual(counts["received"], 0, request)
             if response.status_code >= 400:
                 self.assertEqual(self.snapshot(), before, request)
                 if request["method"] != "HEAD" and response.headers.get("Content-Type", "").startswith(

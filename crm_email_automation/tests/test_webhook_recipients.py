@@ -42,7 +42,8 @@ class TestEventRecipient(WebhookCommon):
             ]
         )
         self.assertEqual(response.status_code, 200, response.text)
-        self.assertEqual(response.json()["recorded"], 4)
+        self.assertEqual(response.json(), {"status": "ok", "received": 4})
+        self.assertEqual(self.recorded["recorded"], 4)
         self.assertEqual(set(self.events_of(self.trace_an).mapped("event_type")), {"hard_bounce", "delivered"})
         self.assertEqual(set(self.events_of(self.trace_jan).mapped("event_type")), {"open", "delivered"})
         self.assertFalse(self.trace_jan.bounced_at, "the bounce is An's, not Jan's")
@@ -60,7 +61,7 @@ class TestEventRecipient(WebhookCommon):
             event["X-Mailin-custom"] = ""
         response = self.post_brevo(events)
         self.assertEqual(response.status_code, 200, response.text)
-        self.assertEqual((response.json()["recorded"], response.json()["unknown"]), (0, 2))
+        self.assertEqual((self.recorded["recorded"], self.recorded["unknown"]), (0, 2))
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(self.partner_jan.email_consent_state, "granted")
 
@@ -71,17 +72,18 @@ class TestEventRecipient(WebhookCommon):
         same = self.mandrill_event("open", self.trace_md, msg={"_id": "copy-for-john", "email": "John@Example.com"})
         before = self.snapshot()
         response = self.post_mandrill([other])
-        self.assertEqual((response.status_code, response.json()["unknown"]), (200, 1))
+        self.assertEqual((response.status_code, self.recorded["unknown"]), (200, 1))
         self.assertEqual(self.snapshot(), before)
         self.assertFalse(self.trace_md.bounced_at)
-        response = self.post_mandrill([same])
-        self.assertEqual(response.json()["recorded"], 1)
+        self.post_mandrill([same])
+        self.assertEqual(self.recorded["recorded"], 1)
         self.assertEqual(self.events_of(self.trace_md).event_type, "open")
 
     def test_an_event_for_another_address_than_the_single_recipient_is_dropped(self):
         before = self.snapshot()
         response = self.post_brevo(self.brevo_event("spam", self.trace_pl, email="someone.else@example.org"))
-        self.assertEqual((response.json()["recorded"], response.json()["unknown"]), (0, 1))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual((self.recorded["recorded"], self.recorded["unknown"]), (0, 1))
         self.assertEqual(self.snapshot(), before)
 
 

@@ -42,8 +42,7 @@ class TestMandrillSignature(WebhookCommon):
         response = self.post_mandrill(
             [], key=None, signature="q1iFfhUSFU7Unr1lnKqKA1TGkbM=", fields=[("mandrill_events", "[]")]
         )
-        self.assertEqual(response.status_code, 200)
-        self.assertEqual(response.json()["received"], 0)
+        self.assertEqual((response.status_code, response.json()), (200, {"status": "ok", "received": 0}))
         # The same key and URL sign a real batch; a tampered body no longer matches.
         events = json.dumps([self.mandrill_event("open", self.trace_md)])
         signature = mandrill_webhook.signature(
@@ -55,7 +54,8 @@ class TestMandrillSignature(WebhookCommon):
         self.assertEqual((response.status_code, response.json()), (403, {"error": "invalid signature"}))
         self.assertEqual(self.snapshot(), before)
         response = self.post_mandrill(None, key=None, signature=signature, fields=[("mandrill_events", events)])
-        self.assertEqual(response.status_code, 200)
+        self.assertEqual((response.status_code, response.json()), (200, {"status": "ok", "received": 1}))
+        self.assertEqual(self.recorded["recorded"], 1)
         self.assertEqual(self.trace_md.open_count, 1)
 
 
@@ -78,7 +78,8 @@ class TestBrevoWebhook(WebhookCommon):
         ]
         response = self.post_brevo(events)
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(response.json(), {"status": "ok", "received": 9, "recorded": 7, "duplicates": 2, "unknown": 0})
+        self.assertEqual(response.json(), {"status": "ok", "received": 9})
+        self.assertEqual(self.recorded, {"received": 9, "recorded": 7, "duplicates": 2, "unknown": 0, "failed": 0})
         trace = self.trace_pl
         self.assertEqual(trace.delivered_at, AT_TS)
         self.assertEqual(trace.opened_at, datetime(2025, 11, 20, 9, 1))
@@ -95,6 +96,51 @@ class TestBrevoWebhook(WebhookCommon):
         self.assertEqual(click.scenario_id, self.scenario)
         self.assertEqual(self.suppression("jan@example.pl").soft_bounce_count, 0, "a delivery ends the run")
         self.assertFalse(self.trace_en.event_ids, "only the named e-mail changes")
+
+    def test_a_request_is_acknowledged_at_once_and_its_events_recorded_by_the_intake(self):
+        Intake = self.env["email.automation.intake"].sudo()
+        cron = self.env.ref("crm_email_automation.ir_cron_record_intake")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        events = [self.brevo_event("delivered", self.trace_pl), self.brevo_event("opened", self.trace_pl, ts=TS + 60)]
+        before = self.snapshot()
+        response = self.post_brevo(events, record=False)
+        self.assertEqual((response.status_code, response.json()), (200, {"status": "ok", "received": 2}))
+        # One row for the request, and the cron job woken: no event yet, no trace changed.
+        signal = Intake.search([])
+        self.assertEqual(len(signal), 1)
+        self.assertEqual((signal.kind, signal.provider_id, signal.error), ("webhook", self.brevo, False))
+        self.assertEqual([event["event_type"] for event in signal.events], ["delivered", "open"])
+        self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1)
+        self.assertEqual(self.snapshot(), {**before, "intake": [(1,)]})
+        self.assertFalse(self.trace_pl.event_ids)
+        self.assertEqual((self.trace_pl.delivered_at, self.trace_pl.open_count), (False, 0))
+
+        # What the cron job does: both events recorded, the row gone.
+        counts = Intake._record()
+        self.assertEqual(counts, {"received": 2, "recorded": 2, "duplicates": 0, "unknown": 0, "failed": 0})
+        self.assertIsNone(Intake._record(), "nothing waits any more")
+        self.env.invalidate_all()
+        self.assertFalse(Intake.search([]))
+        self.assertEqual(sorted(self.trace_pl.event_ids.mapped("event_type")), ["delivered", "open"])
+        trace = self.trace_pl
+        self.assertEqual(
+            (trace.delivered_at, trace.opened_at, trace.open_count), (AT_TS, datetime(2025, 11, 20, 9, 1), 1)
+        )
+        after = self.snapshot()
+
+        # A refused request leaves no row.
+        response = self.post_brevo(events, headers={"Authorization": "Bearer wrong-token"}, auth=None, record=False)
+        self.assertEqual((response.status_code, response.json()), (403, {"error": "invalid credentials"}))
+        self.assertFalse(Intake.search([]))
+        self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1)
+
+        # The same events again: acknowledged and queued alike, recorded as duplicates.
+        response = self.post_brevo(events, auth="basic", record=False)
+        self.assertEqual((response.status_code, response.json()), (200, {"status": "ok", "received": 2}))
+        self.assertEqual(len(Intake.search([])), 1)
+        counts = self.record_intake()
+        self.assertEqual(counts, {"received": 2, "recorded": 0, "duplicates": 2, "unknown": 0, "failed": 0})
+        self.assertEqual(self.snapshot(), after)
 
     def test_a_click_without_a_recorded_open_sets_the_open_time(self):
         self.post_brevo(self.brevo_event("click", self.trace_pl, link="https://example.com/"))
@@ -129,7 +175,8 @@ class TestBrevoWebhook(WebhookCommon):
         response = self.post_brevo(
             [self.brevo_event("spam", self.trace_en), self.brevo_event("unsubscribed", self.trace_pl)]
         )
-        self.assertEqual(response.json()["recorded"], 2)
+        self.assertEqual(response.json(), {"status": "ok", "received": 2})
+        self.assertEqual(self.recorded["recorded"], 2)
         self.assertEqual(self.suppression("john@example.com").reason, "complaint")
         self.assertFalse(self.suppression("jan@example.pl"))
         self.assertEqual(self.partner_pl.email_consent_state, "withdrawn")
@@ -166,13 +213,16 @@ class TestBrevoWebhook(WebhookCommon):
             self.brevo_event("spam", self.trace_en, ts=TS + 3),
             self.brevo_event("unsubscribed", self.trace_pl, ts=TS + 4),
         ]
-        first = self.post_brevo(events).json()
-        self.assertEqual((first["recorded"], first["duplicates"]), (6, 0))
+        self.post_brevo(events)
+        self.assertEqual((self.recorded["recorded"], self.recorded["duplicates"]), (6, 0))
         after_first = self.snapshot()
-        again = self.post_brevo(events, auth="basic").json()
-        self.assertEqual((again["recorded"], again["duplicates"]), (0, 6))
-        one_by_one = [self.post_brevo(event).json()["duplicates"] for event in events]
-        self.assertEqual(one_by_one, [1] * 6)
+        self.post_brevo(events, auth="basic")
+        self.assertEqual((self.recorded["recorded"], self.recorded["duplicates"]), (0, 6))
+        one_by_one = []
+        for event in events:
+            self.post_brevo(event)
+            one_by_one.append((self.recorded["recorded"], self.recorded["duplicates"]))
+        self.assertEqual(one_by_one, [(0, 1)] * 6)
         self.assertEqual(self.snapshot(), after_first)
         self.assertEqual((self.trace_pl.open_count, self.trace_pl.click_count), (1, 1))
         self.assertEqual(self.suppression("john@example.com").soft_bounce_count, 1)
@@ -187,29 +237,31 @@ class TestBrevoWebhook(WebhookCommon):
         }
         before = self.snapshot()
         response = self.post_brevo([stranger, self.brevo_event("delivered", self.trace_pl)])
-        self.assertEqual(response.json(), {"status": "ok", "received": 2, "recorded": 1, "duplicates": 0, "unknown": 1})
+        self.assertEqual(response.json(), {"status": "ok", "received": 2})
+        self.assertEqual(self.recorded, {"received": 2, "recorded": 1, "duplicates": 0, "unknown": 1, "failed": 0})
         self.assertEqual(self.snapshot()["events"][0][0], before["events"][0][0] + 1)
 
     def test_message_ids_match_with_or_without_angle_brackets(self):
         event = self.brevo_event("delivered", self.trace_pl, **{"message-id": "202611200900.1@smtp-relay.mailin.fr"})
-        self.assertEqual(self.post_brevo(event).json()["recorded"], 1)
+        self.post_brevo(event)
+        self.assertEqual(self.recorded["recorded"], 1)
         self.trace_en.provider_message_id = "202611200900.2@smtp-relay.mailin.fr"
-        self.assertEqual(
-            self.post_brevo(
-                self.brevo_event("delivered", self.trace_en, **{"message-id": "<202611200900.2@smtp-relay.mailin.fr>"})
-            ).json()["recorded"],
-            1,
+        self.post_brevo(
+            self.brevo_event("delivered", self.trace_en, **{"message-id": "<202611200900.2@smtp-relay.mailin.fr>"})
         )
+        self.assertEqual(self.recorded["recorded"], 1)
         self.assertTrue(self.trace_pl.delivered_at and self.trace_en.delivered_at)
 
     def test_trace_id_in_the_custom_header_is_a_fallback_for_this_providers_traces_only(self):
         self.trace_pl.provider_message_id = False
         event = self.brevo_event("delivered", self.trace_pl, **{"message-id": "<new@smtp-relay.mailin.fr>"})
-        self.assertEqual(self.post_brevo(event).json()["recorded"], 1)
+        self.post_brevo(event)
+        self.assertEqual(self.recorded["recorded"], 1)
         self.assertEqual(self.trace_pl.delivered_at, AT_TS)
         # A Brevo event naming the Mandrill e-mail's trace does not touch it.
         foreign = self.brevo_event("opened", self.trace_md, **{"message-id": "<x@smtp-relay.mailin.fr>"})
-        self.assertEqual(self.post_brevo(foreign).json()["unknown"], 1)
+        self.post_brevo(foreign)
+        self.assertEqual((self.recorded["recorded"], self.recorded["unknown"]), (0, 1))
         self.assertFalse(self.trace_md.event_ids)
 
     def test_wrong_or_missing_credentials_write_nothing(self):
@@ -256,7 +308,7 @@ class TestBrevoWebhook(WebhookCommon):
         self.brevo.action_unarchive()
         response = self.post_brevo(event, headers={"Authorization": "Bearer rotated-token-5d1e"}, auth=None)
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(response.json()["duplicates"], 1)
+        self.assertEqual((self.recorded["recorded"], self.recorded["duplicates"]), (0, 1))
 
     def test_bad_input_gets_a_4xx_and_writes_nothing(self):
         good = self.brevo_event("delivered", self.trace_pl)
@@ -366,7 +418,8 @@ class TestMandrillWebhook(WebhookCommon):
         ]
         response = self.post_mandrill(events)
         self.assertEqual(response.status_code, 200, response.text)
-        self.assertEqual(response.json()["recorded"], 9)
+        self.assertEqual(response.json(), {"status": "ok", "received": 9})
+        self.assertEqual(self.recorded["recorded"], 9)
         self.assertEqual((self.trace_md.opened_at, self.trace_md.open_count, self.trace_md.click_count), (AT_TS, 1, 1))
         self.assertEqual(self.trace_md.clicked_at, datetime(2025, 11, 20, 9, 0, 10))
         self.assertEqual(self.suppression("john@example.com").reason, "complaint")
@@ -380,7 +433,8 @@ class TestMandrillWebhook(WebhookCommon):
         self.assertEqual(self.trace_md.event_ids.mapped("provider_event")[-1], "send")
         # Replayed: nothing changes twice.
         before = self.snapshot()
-        self.assertEqual(self.post_mandrill(events).json()["duplicates"], 9)
+        self.post_mandrill(events)
+        self.assertEqual((self.recorded["recorded"], self.recorded["duplicates"]), (0, 9))
         self.assertEqual(self.snapshot(), before)
 
     def test_metadata_trace_is_a_fallback_and_unknown_ids_are_acknowledged(self):
@@ -389,7 +443,8 @@ class TestMandrillWebhook(WebhookCommon):
         stranger = self.mandrill_event("open", self.trace_md)
         stranger["msg"].update(_id="nobody", metadata={})
         response = self.post_mandrill([event, stranger])
-        self.assertEqual(response.json(), {"status": "ok", "received": 2, "recorded": 1, "duplicates": 0, "unknown": 1})
+        self.assertEqual(response.json(), {"status": "ok", "received": 2})
+        self.assertEqual(self.recorded, {"received": 2, "recorded": 1, "duplicates": 0, "unknown": 1, "failed": 0})
         self.assertEqual(self.trace_md.open_count, 1)
 
     def test_missing_or_wrong_signature_and_bad_forms_write_nothing(self):

@@ -17,9 +17,33 @@ MANDRILL_KEY = "mandrill-key-Zq81xW"
 MANDRILL_URL = "https://crm.example.com/email_automation/webhook/mandrill"
 SECRETS = (BREVO_TOKEN, BREVO_PASSWORD, MANDRILL_KEY)
 TS = 1763629200  # 2025-11-20 09:00:00 UTC
+# What a run of the intake counts (`email.automation.intake._record`).
+INTAKE_COUNTS = ("received", "recorded", "duplicates", "unknown", "failed")
 
 
-class WebhookCommon(PolicyCommon, HttpCase):
+class IntakeCase:
+    """For HTTP test cases: record the tracking intake as its cron job would. No cron job
+    runs in tests, and the requests' commits are only savepoints of the test's cursor."""
+
+    def record_intake(self):
+        """Record every signal waiting in the intake, batch after batch, as the cron job
+        woken at the commit of a request does; return the counts of the run summed (all
+        zero when nothing waited). A signal that fails to record fails the test: in
+        production it would be left aside with its error, unrecorded."""
+        Intake = self.env["email.automation.intake"].sudo()
+        totals = dict.fromkeys(INTAKE_COUNTS, 0)
+        while (counts := Intake._record()) is not None:
+            for key in INTAKE_COUNTS:
+                totals[key] += counts[key]
+        # The recording wrote with SQL too: read everything anew.
+        self.env.invalidate_all()
+        if totals["failed"]:
+            errors = Intake.search([("error", "!=", False)]).mapped("error")
+            self.fail(f"{totals['failed']} tracking signal(s) failed to record: {errors}")
+        return totals
+
+
+class WebhookCommon(IntakeCase, PolicyCommon, HttpCase):
     """A Brevo and a Mandrill provider, and e-mails they sent to the Polish and English contacts."""
 
     @classmethod
@@ -45,6 +69,8 @@ class WebhookCommon(PolicyCommon, HttpCase):
         super().setUp()
         # The HTTP server's test cursor asks the running test to check it.
         self.startPatcher(patch.object(odoo_module, "current_test", self))
+        # The counts of the intake run after the last request (see `post_brevo`).
+        self.recorded = None
         self.scenario = self.create_scenario(name="Newsletter", category="marketing")
         self.trace_pl = self.sent_trace(self.partner_pl, self.brevo, "<202611200900.1@smtp-relay.mailin.fr>")
         self.trace_en = self.sent_trace(self.partner_en, self.brevo, "<202611200900.2@smtp-relay.mailin.fr>")
@@ -83,7 +109,18 @@ class WebhookCommon(PolicyCommon, HttpCase):
             **values,
         }
 
-    def post_brevo(self, payload, headers=None, provider=None, auth="bearer"):
+    def record_after(self, response):
+        """Record the intake after `response`, as the cron job does after the request's
+        commit; keep the counts in `self.recorded`. The run records exactly the events the
+        request acknowledged: none for a refusal."""
+        self.recorded = self.record_intake()
+        acknowledged = response.json()["received"] if response.status_code == 200 else 0
+        self.assertEqual(self.recorded["received"], acknowledged, "the intake holds what the request acknowledged")
+        return response
+
+    def post_brevo(self, payload, headers=None, provider=None, auth="bearer", record=True):
+        """POST `payload` to the Brevo webhook, then records the intake as the cron job
+        does after the commit (unless not `record`): the counts are in `self.recorded`."""
         headers = dict(headers or {})
         if auth == "bearer":
             headers.setdefault("Authorization", f"Bearer {BREVO_TOKEN}")
@@ -92,9 +129,10 @@ class WebhookCommon(PolicyCommon, HttpCase):
             headers.setdefault("Authorization", f"Basic {credentials}")
         body = json.dumps(payload).encode() if isinstance(payload, (dict, list)) else payload
         headers.setdefault("Content-Type", "application/json")
-        return self.url_open(
+        response = self.url_open(
             f"/email_automation/webhook/brevo/{(provider or self.brevo).id}", data=body, headers=headers
         )
+        return self.record_after(response) if record else response
 
     def mandrill_event(self, event, trace, ts=TS, msg=None, **values):
         return {
@@ -113,28 +151,36 @@ class WebhookCommon(PolicyCommon, HttpCase):
             **values,
         }
 
-    def post_mandrill(self, events, key=MANDRILL_KEY, url=MANDRILL_URL, provider=None, signature=None, fields=None):
+    def post_mandrill(
+        self, events, key=MANDRILL_KEY, url=MANDRILL_URL, provider=None, signature=None, fields=None, record=True
+    ):
+        """POST `events` (or the form `fields`) to the Mandrill webhook, signed with `key`
+        over `url` (or `signature`), then records the intake as the cron job does after the
+        commit (unless not `record`): the counts are in `self.recorded`."""
         fields = fields if fields is not None else [("mandrill_events", json.dumps(events))]
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if signature is None and key:
             signature = mandrill_webhook.signature(key, url, fields)
         if signature:
             headers["X-Mandrill-Signature"] = signature
-        return self.url_open(
+        response = self.url_open(
             f"/email_automation/webhook/mandrill/{(provider or self.mandrill).id}",
             data=urlencode(fields),
             headers=headers,
         )
+        return self.record_after(response) if record else response
 
     # ------------------------------------------------------------------
     # What a request may change
     # ------------------------------------------------------------------
 
     def snapshot(self):
-        """Everything a webhook may write: events, suppressions, consent, blacklist, traces."""
+        """Everything a webhook may write: intake rows, events, suppressions, consent,
+        blacklist, traces."""
         self.env.flush_all()
         cr = self.env.cr
         queries = {
+            "intake": "SELECT count(*) FROM email_automation_intake",
             "events": "SELECT count(*) FROM email_automation_event",
             "suppressions": """SELECT count(*), count(*) FILTER (WHERE is_suppressed),
                                       COALESCE(sum(soft_bounce_count), 0) FROM email_automation_suppression""",
