@@ -7,6 +7,7 @@ from . import email_automation_enrolment
 from . import email_automation_queue
 from . import email_automation_queue_lanes
 from . import email_automation_mail_sender
+from . import email_automation_mail_sender_api
 from . import base
 from . import ir_actions_server
 from . import res_config_settings
