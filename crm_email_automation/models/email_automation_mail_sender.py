@@ -80,6 +80,12 @@ class EmailAutomationMailSender(models.AbstractModel):
         for provider, provider_envelopes in by_provider.items():
             for envelope in provider_envelopes:
                 envelope["provider_id"] = provider.id
+            if provider.kind == "smtp" and provider.state != "active":
+                # A paused SMTP provider sends nothing either (the API path checks its own).
+                traces = self.env["email.automation.trace"].union(*(e["trace"] for e in provider_envelopes))
+                when = fields.Datetime.now() + PAUSED_RETRY
+                traces._defer(dict.fromkeys(traces.ids, when), "provider_paused", provider.pause_reason)
+                continue
             if not provider or provider.kind == "smtp":
                 for envelope in provider_envelopes:
                     server = provider._smtp_server(envelope["trace"].scenario_id)
@@ -281,8 +287,18 @@ class EmailAutomationMailSender(models.AbstractModel):
                 outgoing.append((envelope, *IrMailServer._prepare_email_message(message, smtp)))
             except Exception as error:  # noqa: BLE001 - a message that cannot be built fails alone
                 failures.append((envelope, error, False))
+        paused = []
         try:
             for index, (envelope, smtp_from, smtp_to_list, message) in enumerate(outgoing):
+                if (
+                    auto_commit
+                    and index
+                    and envelope["provider_id"]
+                    and self._paused_meanwhile(envelope["provider_id"])
+                ):
+                    # Its provider was paused since the batch began, by hand or by another lane.
+                    paused.append(envelope)
+                    continue
                 try:
                     if smtp:
                         smtp.send_message(message, smtp_from, smtp_to_list)
@@ -306,6 +322,9 @@ class EmailAutomationMailSender(models.AbstractModel):
                     # The server may have closed the session already (a 421 reply does).
                     smtp.quit()
         Trace.invalidate_model()
+        if paused:
+            traces = Trace.union(*(envelope["trace"] for envelope in paused))
+            traces._defer(dict.fromkeys(traces.ids, fields.Datetime.now() + PAUSED_RETRY), "provider_paused", False)
         for envelope, error, transient in failures:
             if transient:
                 envelope["trace"]._retry_later("smtp_transient", str(error), max_attempts)

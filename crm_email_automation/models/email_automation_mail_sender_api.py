@@ -5,6 +5,7 @@ import logging
 from datetime import timedelta
 
 from odoo import api, fields, models, tools
+from odoo.tools import SQL
 
 from ..providers.common import ACCEPTED, AUTH, PERMANENT, TRANSIENT, Outcome, OutgoingEmail
 from .email_automation_mail_sender import PAUSED_RETRY, TRANSIENT_PAUSE
@@ -50,8 +51,12 @@ class EmailAutomationMailSender(models.AbstractModel):
                 outgoing.append((envelope, self._outgoing_email(provider, envelope)))
             except Exception as error:  # noqa: BLE001 - an e-mail that cannot be built fails alone
                 failures.append((envelope, Outcome(PERMANENT, detail=str(error))))
-        untried, stopped_by, accepted = [], None, 0
+        untried, stopped_by, accepted, paused = [], None, 0, []
         for index, (envelope, email) in enumerate(outgoing):
+            if auto_commit and index and self._paused_meanwhile(provider.id):
+                # Paused by hand or by another lane since this batch began: the rest waits.
+                paused = [rest for rest, _email in outgoing[index:]]
+                break
             outcome = client.send(email)
             if outcome.kind == ACCEPTED:
                 envelope["provider_message_id"] = outcome.message_id or False
@@ -74,6 +79,19 @@ class EmailAutomationMailSender(models.AbstractModel):
         self._record_failures(provider, failures)
         if untried:
             self._put_back(provider, untried, stopped_by)
+        if paused:
+            traces = Trace.union(*(envelope["trace"] for envelope in paused))
+            when = fields.Datetime.now() + PAUSED_RETRY
+            traces._defer(dict.fromkeys(traces.ids, when), "provider_paused", provider.pause_reason)
+
+    @api.model
+    def _paused_meanwhile(self, provider_id):
+        """Whether the provider was paused since the batch began (one query: the lanes'
+        transactions commit after each e-mail, so a pause made in one is seen by the next
+        e-mail of the others)."""
+        self.env.cr.execute(SQL("SELECT state != 'active' FROM email_automation_provider WHERE id = %s", provider_id))
+        row = self.env.cr.fetchone()
+        return bool(row and row[0])
 
     @api.model
     def _is_neutralized(self):
