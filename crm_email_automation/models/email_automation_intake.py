@@ -130,7 +130,7 @@ class EmailAutomationIntake(models.Model):
             "tag": "display_notification",
             "params": {
                 "type": "success",
-                "message": _("%(count)s tracking signal(s) will be recorded again.", count=len(failed)),
+                "message": _("Tracking signals to be recorded again: %(count)s", count=len(failed)),
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }
