@@ -20,6 +20,9 @@ ROUTE_OPTIONS = {
     # No user: the signed URL is the recipient's mail client (and the public user's
     # lookup would cost as much as the rest of the request).
     "auth": "none",
+    # Odoo runs auth="none" routes on a read-only cursor first: the intake's insert would
+    # fail there, log an error and run the whole request again on a read/write one.
+    "readonly": False,
     "methods": ["GET", "HEAD"],
     "csrf": False,
     "save_session": False,

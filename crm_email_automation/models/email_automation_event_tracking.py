@@ -126,7 +126,8 @@ class EmailAutomationEvent(models.Model):
                   FROM email_automation_trace
                  WHERE id = ANY(%(ids)s) AND sent_at IS NOT NULL
                 """,
-                ids=list(trace_ids),
+                # A signal whose trace was purged has none.
+                ids=[trace_id for trace_id in trace_ids if trace_id],
             )
         )
         columns = ("id", "sent_at", "delivered_at", "message_id")

@@ -69,6 +69,10 @@ class EmailAutomationIntake(models.Model):
         if PostgreSQL crashes in the next few milliseconds costs less than that wait on
         every hit; a provider's event, acknowledged, would not be sent again."""
         values = {"kind": kind, **values}
+        if values.get("trace_id"):
+            # A trace purged since its e-mail left (retention, erasure): no trace, rather than
+            # a foreign key error for the recipient; the signal is recorded as unknown.
+            values["trace_id"] = SQL("(SELECT id FROM email_automation_trace WHERE id = %s)", values["trace_id"])
         if "events" in values:
             values["events"] = json.dumps([dataclasses.asdict(event) for event in values["events"]])
         if link_code is None:

@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 
 import lxml.html
 
+from odoo import SUPERUSER_ID
+
 from .common import body_text
 
 # A person's mail client (Apple Mail), not a machine's.
@@ -30,6 +32,22 @@ class MailClientMixin:
         (pixel,) = [img.get("src") for img in html.iter("img") if img.get("src", "").endswith("/open.gif")]
         return pixel
 
-    def fetch(self, url, head=False, agent=BROWSER):
-        """GET (or HEAD) `url` as a mail client does: no redirect followed."""
-        return self.url_open(self.path(url), head=head, allow_redirects=False, headers={"User-Agent": agent})
+    def fetch(self, url, head=False, agent=BROWSER, record=True):
+        """GET (or HEAD) `url` as a mail client does: no redirect followed. Then, unless
+        `record` is false, the intake is recorded as the cron job would (`record_intake`)."""
+        response = self.url_open(self.path(url), head=head, allow_redirects=False, headers={"User-Agent": agent})
+        if record:
+            self.record_intake()
+        return response
+
+    def record_intake(self):
+        """What the intake's cron job does moments after the request's commit (no cron job
+        runs in tests): record the tracking signals waiting in the intake as tracking events.
+        Returns its counts, or None when nothing was waiting."""
+        return self.env(user=SUPERUSER_ID)["email.automation.intake"]._record()
+
+    def received_now(self):
+        """The time stamped on a signal received now: PostgreSQL's `now()`, the start of the
+        transaction, which in a test is the test's own transaction."""
+        self.env.cr.execute("SELECT now() at time zone 'UTC'")
+        return self.env.cr.fetchone()[0]

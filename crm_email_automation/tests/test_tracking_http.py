@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import lxml.html
 from freezegun import freeze_time
@@ -35,8 +35,8 @@ class TestTrackingHttp(MailClientMixin, HttpPolicyCommon):
         )
 
     def send(self, partner, category="marketing", ago=timedelta(minutes=10), template=None, **values):
-        """Send the e-mail with links to `partner`, `ago` before now; return the trace and
-        the HTML that reached the SMTP server."""
+        """Send the e-mail with links to `partner`, `ago` before the fetches that follow;
+        return the trace and the HTML that reached the SMTP server."""
         scenario = self.create_scenario(
             name=f"Offer {category}",
             category=category,
@@ -45,7 +45,8 @@ class TestTrackingHttp(MailClientMixin, HttpPolicyCommon):
             ],
             **values,
         )
-        with freeze_time(datetime.now() - ago):
+        # `ago` before the time the server stamps on the signals this test's fetches send.
+        with freeze_time(self.received_now() - ago):
             scenario._enrol(partner.ids)
             self.run_queue()
         (message,) = self.assertSentTo(partner.email)
@@ -148,6 +149,7 @@ class TestTrackingHttp(MailClientMixin, HttpPolicyCommon):
         response = self.url_open(f"{cart_prefix}/{terms_code}/{trace_id}/{cart_signature}", allow_redirects=False)
         self.assertEqual(response.status_code, 404)
         self.assertNotIn("Location", response.headers)
+        self.assertIsNone(self.record_intake())
 
     def test_forged_or_altered_tracking_urls_never_redirect(self):
         _scenario, trace, html = self.send(self.partner_pl)
@@ -172,6 +174,8 @@ class TestTrackingHttp(MailClientMixin, HttpPolicyCommon):
         pixel = self.path(self.pixel(html))
         response = self.url_open(pixel.replace(f"/{trace.id}/", f"/{other_trace.id}/"))
         self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.content[:6], b"GIF89a")
+        self.assertIsNone(self.record_intake(), "no signal waits in the intake")
         self.assertEqual(self.events(trace) + self.events(other_trace), [])
         self.assertEqual(evil.count, 0)
 
@@ -228,4 +232,5 @@ class TestTrackingHttp(MailClientMixin, HttpPolicyCommon):
                 f"{path}?self=1&trace_id=2&code=x", allow_redirects=False, headers={"User-Agent": BROWSER}
             )
             self.assertIn(response.status_code, (200, 302), path)
+        self.assertEqual(self.record_intake()["recorded"], 2, "the two GETs, not the refused POSTs")
         self.assertEqual(self.events(trace), ["click", "open"])
