@@ -31,6 +31,7 @@ from . import test_policy
 from . import test_policy_property
 from . import test_polish
 from . import test_preview
+from . import test_provider_pause
 from . import test_provider_round_trip
 from . import test_provider_sending
 from . import test_public_endpoints

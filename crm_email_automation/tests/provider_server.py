@@ -90,6 +90,9 @@ class ProviderServer:
         self._seen_keys = {}
         self._lock = threading.Lock()
         self.webhook = None
+        # callable(request): called as each send request arrives, before it is answered
+        # (a test pausing the provider in the middle of a batch, say).
+        self.on_send = None
         self._webhook_threads = []
         self._in_flight = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -119,6 +122,7 @@ class ProviderServer:
             self._replies.clear()
             self._seen_keys.clear()
             self.webhook = None
+            self.on_send = None
 
     def script(self, *replies):
         """Answer the next send/test requests with `replies`, in order; then succeed again."""
@@ -229,6 +233,8 @@ class ProviderServer:
         )
 
     def _brevo_send(self, request):
+        if self.on_send:
+            self.on_send(request)
         reply = self._scripted()
         if reply:
             return reply.status, reply.body, reply.headers
@@ -261,6 +267,8 @@ class ProviderServer:
         return 200, {"PING": "PONG!"}, {}
 
     def _mandrill_send(self, request):
+        if self.on_send:
+            self.on_send(request)
         reply = self._scripted()
         if reply:
             return reply.status, reply.body, reply.headers
