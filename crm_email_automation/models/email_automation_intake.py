@@ -9,7 +9,7 @@ import logging
 import time
 from collections import Counter
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..providers.webhook_events import WebhookEvent
@@ -21,6 +21,44 @@ CRON_XMLID = "crm_email_automation.ir_cron_record_intake"
 # Rows recorded per transaction; a run goes on until the intake is empty or its time is up.
 BATCH_SIZE = 500
 TIME_BUDGET = 120  # seconds, well within a prefork cron worker's limit
+
+
+@functools.cache
+def _receive_query(columns, durable, by_link_code):
+    """The statement `_receive` runs, built once per shape: the hot routes spend no time
+    composing it. Its parameters: the link (code, or id and URL), the kind, the values of
+    `columns`, the cron and the user."""
+    if by_link_code:
+        link = """
+                SELECT link.id, link.url
+                  FROM link_tracker_code code
+                  JOIN link_tracker link ON link.id = code.link_id
+                 WHERE code.code = %s"""
+    else:
+        link = "SELECT %s::int AS id, %s::varchar AS url"
+    names = ", ".join(f'"{column}"' for column in columns)
+    # A trace purged since its e-mail left (retention, erasure) is stored as none rather
+    # than failing on the foreign key: the recipient still gets the image or the redirect.
+    placeholders = ", ".join(
+        "(SELECT id FROM email_automation_trace WHERE id = %s)" if column == "trace_id" else "%s" for column in columns
+    )
+    return f"""
+        {"" if durable else "SET LOCAL synchronous_commit TO OFF;"}
+        WITH link AS ({link}),
+        signal AS (
+            INSERT INTO email_automation_intake (received_at, link_id, url, kind{", " if columns else ""}{names})
+            SELECT now() at time zone 'UTC', link.id, link.url, %s{", " if columns else ""}{placeholders}
+              FROM link
+         RETURNING url
+        ),
+        wake AS (
+            INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
+            SELECT %s, clock_timestamp() at time zone 'UTC', uid.id, now() at time zone 'UTC',
+                   uid.id, now() at time zone 'UTC'
+              FROM signal, (SELECT %s::int AS id) uid
+        )
+        SELECT url FROM signal
+    """
 
 
 class EmailAutomationIntake(models.Model):
@@ -43,10 +81,10 @@ class EmailAutomationIntake(models.Model):
     )
     received_at = fields.Datetime(string="Received", required=True)
     trace_id = fields.Many2one("email.automation.trace", string="E-mail", ondelete="cascade")
-    provider_id = fields.Many2one("email.automation.provider", string="Provider", ondelete="cascade")
+    provider_id = fields.Many2one("email.automation.provider", ondelete="cascade")
     link_id = fields.Many2one("link.tracker", string="Tracked Link", ondelete="cascade")
     url = fields.Char(string="URL")
-    user_agent = fields.Char(string="User Agent")
+    user_agent = fields.Char()
     is_head = fields.Boolean(string="HEAD Request", help="Fetched with HEAD: a program checking the link.")
     ip_address = fields.Char(string="IP Address")
     events = fields.Json(help="A webhook's validated events.")
@@ -68,54 +106,16 @@ class EmailAutomationIntake(models.Model):
         Not `durable`: the commit does not wait for the disk. A pixel fetch or a click lost
         if PostgreSQL crashes in the next few milliseconds costs less than that wait on
         every hit; a provider's event, acknowledged, would not be sent again."""
-        values = {"kind": kind, **values}
-        if values.get("trace_id"):
-            # A trace purged since its e-mail left (retention, erasure): no trace, rather than
-            # a foreign key error for the recipient; the signal is recorded as unknown.
-            values["trace_id"] = SQL("(SELECT id FROM email_automation_trace WHERE id = %s)", values["trace_id"])
         if "events" in values:
             values["events"] = json.dumps([dataclasses.asdict(event) for event in values["events"]])
-        if link_code is None:
-            link = SQL("SELECT %s::int AS id, %s::varchar AS url", values.pop("link_id", None), values.pop("url", None))
-        else:
-            link = SQL(
-                """
-                SELECT link.id, link.url
-                  FROM link_tracker_code code
-                  JOIN link_tracker link ON link.id = code.link_id
-                 WHERE code.code = %s
-                """,
-                link_code,
-            )
-        columns = list(values)
+        link = (link_code,) if link_code is not None else (values.pop("link_id", None), values.pop("url", None))
+        columns = tuple(values)
+        if not set(columns) <= self._fields.keys():
+            # The names go into the statement's text: only this model's own columns.
+            raise ValueError(f"not intake columns: {sorted(set(columns) - self._fields.keys())}")
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id(CRON_XMLID)
-        self.env.cr.execute(
-            SQL(
-                """
-                %(commit_mode)s
-                WITH link AS (%(link)s),
-                signal AS (
-                    INSERT INTO email_automation_intake (received_at, link_id, url, %(columns)s)
-                    SELECT now() at time zone 'UTC', link.id, link.url, %(values)s
-                      FROM link
-                 RETURNING url
-                ),
-                wake AS (
-                    INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
-                    SELECT %(cron)s, clock_timestamp() at time zone 'UTC', %(uid)s, now() at time zone 'UTC',
-                           %(uid)s, now() at time zone 'UTC'
-                      FROM signal
-                )
-                SELECT url FROM signal
-                """,
-                link=link,
-                columns=SQL(", ").join(SQL.identifier(column) for column in columns),
-                values=SQL(", ").join(values[column] for column in columns),
-                commit_mode=SQL() if durable else SQL("SET LOCAL synchronous_commit TO OFF;"),
-                cron=cron_id,
-                uid=self.env.uid or None,
-            )
-        )
+        query = _receive_query(columns, durable, link_code is not None)
+        self.env.cr.execute(query, (*link, kind, *values.values(), cron_id, self.env.uid or None))
         stored = self.env.cr.fetchone()
         if stored:
             # After the commit, so that the job cannot run before it sees the row. The clock
@@ -134,7 +134,7 @@ class EmailAutomationIntake(models.Model):
             "tag": "display_notification",
             "params": {
                 "type": "success",
-                "message": _("Tracking signals to be recorded again: %(count)s", count=len(failed)),
+                "message": self.env._("Tracking signals to be recorded again: %(count)s", count=len(failed)),
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }
