@@ -18,6 +18,8 @@ from .cron_wake_up import notify_cron_workers
 _logger = logging.getLogger(__name__)
 
 CRON_XMLID = "crm_email_automation.ir_cron_record_intake"
+# The records a signal is about, by the field that shows them and the column of their id.
+REFERENCES = {"trace_id": "trace_ref", "provider_id": "provider_ref", "link_id": "link_ref"}
 # Rows recorded per transaction; a run goes on until the intake is empty or its time is up.
 BATCH_SIZE = 500
 TIME_BUDGET = 120  # seconds, well within a prefork cron worker's limit
@@ -46,7 +48,7 @@ def _receive_query(columns, durable, by_link_code):
         {"" if durable else "SET LOCAL synchronous_commit TO OFF;"}
         WITH link AS ({link}),
         signal AS (
-            INSERT INTO email_automation_intake (received_at, link_id, url, kind{", " if columns else ""}{names})
+            INSERT INTO email_automation_intake (received_at, link_ref, url, kind{", " if columns else ""}{names})
             SELECT now() at time zone 'UTC', link.id, link.url, %s{", " if columns else ""}{placeholders}
               FROM link
          RETURNING url
@@ -80,15 +82,37 @@ class EmailAutomationIntake(models.Model):
         [("open", "Open pixel"), ("click", "Tracked link"), ("webhook", "Provider webhook")], required=True
     )
     received_at = fields.Datetime(string="Received", required=True)
-    trace_id = fields.Many2one("email.automation.trace", string="E-mail", ondelete="cascade")
-    provider_id = fields.Many2one("email.automation.provider", ondelete="cascade")
-    link_id = fields.Many2one("link.tracker", string="Tracked Link", ondelete="cascade")
+    # Plain ids, no foreign keys: a key check locks the referenced row (the e-mail, the
+    # tracker) on every hit, which costs the hot routes more than the insert itself. A
+    # signal about a record deleted meanwhile is recorded as unknown.
+    trace_ref = fields.Integer(string="E-mail ID")
+    provider_ref = fields.Integer(string="Provider ID")
+    link_ref = fields.Integer(string="Tracked Link ID")
+    trace_id = fields.Many2one(
+        "email.automation.trace", string="E-mail", compute="_compute_records", inverse="_inverse_records"
+    )
+    provider_id = fields.Many2one("email.automation.provider", compute="_compute_records", inverse="_inverse_records")
+    link_id = fields.Many2one(
+        "link.tracker", string="Tracked Link", compute="_compute_records", inverse="_inverse_records"
+    )
     url = fields.Char(string="URL")
     user_agent = fields.Char()
     is_head = fields.Boolean(string="HEAD Request", help="Fetched with HEAD: a program checking the link.")
     ip_address = fields.Char(string="IP Address")
     events = fields.Json(help="A webhook's validated events.")
     error = fields.Text(readonly=True, help="Why recording this signal failed; it is then left aside.")
+
+    @api.depends(*REFERENCES.values())
+    def _compute_records(self):
+        for field, ref in REFERENCES.items():
+            comodel = self.env[self._fields[field].comodel_name]
+            existing = set(comodel.browse({ref_id for ref_id in self.mapped(ref) if ref_id}).exists().ids)
+            for signal in self:
+                signal[field] = signal[ref] if signal[ref] in existing else False
+
+    def _inverse_records(self):
+        for signal in self:
+            signal.update({ref: signal[field].id for field, ref in REFERENCES.items()})
 
     # ------------------------------------------------------------------
     # Writing, on the hot routes
@@ -109,6 +133,7 @@ class EmailAutomationIntake(models.Model):
         if "events" in values:
             values["events"] = json.dumps([dataclasses.asdict(event) for event in values["events"]])
         link = (link_code,) if link_code is not None else (values.pop("link_id", None), values.pop("url", None))
+        values = {REFERENCES.get(name, name): value for name, value in values.items()}
         columns = tuple(values)
         if not set(columns) <= self._fields.keys():
             # The names go into the statement's text: only this model's own columns.
@@ -205,16 +230,20 @@ class EmailAutomationIntake(models.Model):
         Event = self.env["email.automation.event"].sudo()
         totals = Counter()
         webhooks = self.filtered(lambda signal: signal.kind == "webhook")
-        for provider, requests in webhooks.grouped("provider_id").items():
+        for provider_ref, requests in webhooks.grouped("provider_ref").items():
             events = [WebhookEvent(**event) for request in requests for event in request.events or []]
-            totals.update(Event._ingest(provider, events))
+            provider = self.env["email.automation.provider"].browse(provider_ref).exists()
+            if provider:
+                totals.update(Event._ingest(provider, events))
+            else:  # deleted since: nothing of it to record
+                totals.update(received=len(events), unknown=len(events))
         hits = self - webhooks
         if hits:
             recorded = Event._track_hits(
                 [
                     {
                         "kind": hit.kind,
-                        "trace_id": hit.trace_id.id,
+                        "trace_id": hit.trace_ref,
                         "at": hit.received_at,
                         "url": hit.url,
                         "user_agent": hit.user_agent,
@@ -225,7 +254,7 @@ class EmailAutomationIntake(models.Model):
             )
             # link_tracker's own counts, as its /r/ route counts people (not machines).
             Event._count_link_clicks(
-                [(hit.link_id.id, hit.ip_address) for hit, kind in zip(hits, recorded, strict=True) if kind == "click"]
+                [(hit.link_ref, hit.ip_address) for hit, kind in zip(hits, recorded, strict=True) if kind == "click"]
             )
             totals.update(
                 received=len(hits), recorded=len(recorded) - recorded.count(None), unknown=recorded.count(None)
