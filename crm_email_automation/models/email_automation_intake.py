@@ -39,11 +39,7 @@ def _receive_query(columns, durable, by_link_code):
     else:
         link = "SELECT %s::int AS id, %s::varchar AS url"
     names = ", ".join(f'"{column}"' for column in columns)
-    # A trace purged since its e-mail left (retention, erasure) is stored as none rather
-    # than failing on the foreign key: the recipient still gets the image or the redirect.
-    placeholders = ", ".join(
-        "(SELECT id FROM email_automation_trace WHERE id = %s)" if column == "trace_id" else "%s" for column in columns
-    )
+    placeholders = ", ".join("%s" for _column in columns)
     return f"""
         {"" if durable else "SET LOCAL synchronous_commit TO OFF;"}
         WITH link AS ({link}),
@@ -171,8 +167,11 @@ class EmailAutomationIntake(models.Model):
     @api.model
     def _cron_record(self):
         started = time.monotonic()
-        while self._record(auto_commit=True) and time.monotonic() - started < TIME_BUDGET:
-            pass
+        while self._record(auto_commit=True):
+            if time.monotonic() - started > TIME_BUDGET:
+                # The rest in a new run, woken at once, within a prefork cron worker's limit.
+                self.env.ref(CRON_XMLID).sudo()._trigger()
+                return
 
     @api.model
     def _record(self, limit=BATCH_SIZE, auto_commit=False):
