@@ -55,6 +55,20 @@ class EmailAutomationMetricsCollector:
             "How long the oldest step due now in a running scenario has waited (0: none due).",
             value=age,
         )
+        waiting, failed, intake_age = Metrics._intake()
+        intake = GaugeMetricFamily(
+            "email_automation_intake_signals",
+            "Tracking signals (pixel fetches, clicks, webhook requests) not recorded yet, by state.",
+            labels=["state"],
+        )
+        intake.add_metric(["waiting"], waiting)
+        intake.add_metric(["failed"], failed)
+        yield intake
+        yield GaugeMetricFamily(
+            "email_automation_intake_oldest_age_seconds",
+            "How long the oldest tracking signal waiting to be recorded has waited (0: none).",
+            value=intake_age,
+        )
 
     def _traces(self, Metrics):
         labels = ["scenario_id", "scenario", "provider_id", "provider"]

@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 PREFIX = "crm_email_automation."
 TOKEN_PARAMETER = PREFIX + "metrics_token"
@@ -94,6 +95,23 @@ class EmailAutomationMetrics(models.AbstractModel):
         if not oldest:
             return 0.0, oldest
         return max((now - oldest.scheduled_at).total_seconds(), 0.0), oldest
+
+    @api.model
+    def _intake(self, now=None):
+        """(waiting, failed, age in seconds of the oldest waiting) tracking signals of the
+        intake: pixel fetches, clicks and webhook requests not recorded yet."""
+        now = now or fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT count(*) FILTER (WHERE error IS NULL), count(*) FILTER (WHERE error IS NOT NULL),
+                       min(received_at) FILTER (WHERE error IS NULL)
+                  FROM email_automation_intake
+                """
+            )
+        )
+        waiting, failed, oldest = self.env.cr.fetchone()
+        return waiting, failed, max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
 
     # ------------------------------------------------------------------
     # Counters from the traces

@@ -139,6 +139,28 @@ class TestMetricsHttp(WebhookCommon):
         self.assertEqual(self.samples(families["email_automation_provider_bounce_ratio"], provider_id=brevo), [0.5])
         self.assertEqual(self.samples(families["email_automation_provider_complaint_ratio"], provider_id=brevo), [0.0])
 
+    def test_the_intake_shows_what_waits_and_what_failed(self):
+        baseline = self.families(self.scrape(self.token))
+        [waiting_before] = self.samples(baseline["email_automation_intake_signals"], state="waiting")
+        [failed_before] = self.samples(baseline["email_automation_intake_signals"], state="failed")
+        # A webhook request accepted a minute ago, not recorded yet; and one that failed.
+        self.post_brevo(self.brevo_event("delivered", self.trace_pl), record=False)
+        Intake = self.env["email.automation.intake"].sudo()
+        waiting = Intake.search([("error", "=", False)], order="id desc", limit=1)
+        waiting.received_at = fields.Datetime.now() - timedelta(seconds=90)
+        Intake.create({"kind": "webhook", "received_at": fields.Datetime.now(), "error": "boom"})
+
+        families = self.families(self.scrape(self.token))
+        intake = families["email_automation_intake_signals"]
+        self.assertEqual(self.samples(intake, state="waiting"), [waiting_before + 1])
+        self.assertEqual(self.samples(intake, state="failed"), [failed_before + 1])
+        [age] = self.samples(families["email_automation_intake_oldest_age_seconds"])
+        self.assertGreaterEqual(age, 90)
+
+        self.record_intake()
+        families = self.families(self.scrape(self.token))
+        self.assertEqual(self.samples(families["email_automation_intake_signals"], state="waiting"), [0])
+
     def test_the_token_is_required_and_compared_in_constant_time(self):
         with patch.object(
             metrics_controller.hmac, "compare_digest", wraps=metrics_controller.hmac.compare_digest
