@@ -28,6 +28,57 @@ class CommittedDataCase(BaseCase):
         cls.smtp = SmtpServer().start()
         cls.addClassCleanup(cls.smtp.stop)
 
+    def commit_greeting(self, env, label, count, template_values=None, provider_values=None):
+        """Commit, through `env`: a mail server on the test SMTP server, `count` new contacts
+        and a running transactional scenario greeting them, every contact enrolled; with
+        `provider_values` (a function called once the mail server exists), the scenario
+        sends through that provider. The ids are kept on the test (`server_id`,
+        `provider_id`, `partner_ids`, `template_id`, `scenario_id`)."""
+        self.server_id = (
+            env["ir.mail_server"]
+            .create({"name": f"{label} SMTP", "smtp_host": "127.0.0.1", "smtp_port": self.smtp.port, "sequence": 0})
+            .id
+        )
+        provider = env["email.automation.provider"].create(provider_values()) if provider_values else None
+        self.provider_id = provider.id if provider else False
+        partners = env["res.partner"].create(
+            [{"name": f"{label} test {i}", "email": f"{label.lower()}{i}@example.com"} for i in range(count)]
+        )
+        template = env["mail.template"].create(
+            {
+                "name": f"{label} template",
+                "model_id": env["ir.model"]._get_id("res.partner"),
+                "subject": "Hello {{ object.name }}",
+                "body_html": "<p>Hello <t t-out='object.name'/></p>",
+                **(template_values or {}),
+            }
+        )
+        scenario = env["email.automation.scenario"].create(
+            {
+                "name": f"{label} scenario",
+                "model_id": env["ir.model"]._get_id("res.partner"),
+                "trigger": "manual",
+                "category": "transactional",
+                "mail_server_id": self.server_id,
+                "provider_id": self.provider_id,
+                "step_ids": [(0, 0, {"name": "Hello", "action_type": "mail", "mail_template_id": template.id})],
+            }
+        )
+        scenario.action_start()
+        scenario._enrol(partners.ids)
+        self.partner_ids, self.template_id, self.scenario_id = partners.ids, template.id, scenario.id
+
+    def delete_greeting(self, env):
+        """Delete, through `env`, what `commit_greeting` committed and what its e-mails left
+        (chatter, pending enrolments); the mail server last."""
+        scenario = env["email.automation.scenario"].browse(self.scenario_id)
+        scenario.state = "stopped"
+        env["mail.message"].search([("model", "=", "res.partner"), ("res_id", "in", self.partner_ids)]).unlink()
+        env["email.automation.enrolment"].search([("res_id", "in", self.partner_ids)]).unlink()
+        scenario.unlink()
+        env["mail.template"].browse(self.template_id).unlink()
+        env["res.partner"].browse(self.partner_ids).unlink()
+
 
 def warm_up_http_statics():
     """Read every addon manifest now, in this thread, before a browser hits the server.

@@ -37,49 +37,13 @@ class TestConcurrentQueue(CommittedDataCase):
         self.smtp.clear()
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            self.server_id = (
-                env["ir.mail_server"]
-                .create(
-                    {"name": "Concurrency SMTP", "smtp_host": "127.0.0.1", "smtp_port": self.smtp.port, "sequence": 0}
-                )
-                .id
-            )
-            partners = env["res.partner"].create(
-                [{"name": f"Worker test {i}", "email": f"worker{i}@example.com"} for i in range(self.PARTNERS)]
-            )
-            template = env["mail.template"].create(
-                {
-                    "name": "Concurrency template",
-                    "model_id": env["ir.model"]._get_id("res.partner"),
-                    "subject": "Hello {{ object.name }}",
-                    "body_html": "<p>Hello <t t-out='object.name'/></p>",
-                }
-            )
-            scenario = env["email.automation.scenario"].create(
-                {
-                    "name": "Concurrency scenario",
-                    "model_id": env["ir.model"]._get_id("res.partner"),
-                    "trigger": "manual",
-                    "category": "transactional",
-                    "mail_server_id": self.server_id,
-                    "step_ids": [(0, 0, {"name": "Hello", "action_type": "mail", "mail_template_id": template.id})],
-                }
-            )
-            scenario.action_start()
-            scenario._enrol(partners.ids)
-            self.partner_ids, self.template_id, self.scenario_id = partners.ids, template.id, scenario.id
+            self.commit_greeting(env, "Worker", self.PARTNERS)
         self.addCleanup(self.delete_data)
 
     def delete_data(self):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            scenario = env["email.automation.scenario"].browse(self.scenario_id)
-            scenario.state = "stopped"
-            env["mail.message"].search([("model", "=", "res.partner"), ("res_id", "in", self.partner_ids)]).unlink()
-            env["email.automation.enrolment"].search([("res_id", "in", self.partner_ids)]).unlink()
-            scenario.unlink()
-            env["mail.template"].browse(self.template_id).unlink()
-            env["res.partner"].browse(self.partner_ids).unlink()
+            self.delete_greeting(env)
             env["ir.mail_server"].browse(self.server_id).unlink()
 
     def trace_states(self):

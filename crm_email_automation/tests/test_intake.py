@@ -1,22 +1,18 @@
 """The intake of tracking signals: the pixel and tracked links answer after one insert, and
 the cron job's `_record` turns the waiting signals into tracking events, in batches."""
 
-import select
 import threading
-import time
 from datetime import timedelta, timezone
 
-from freezegun import freeze_time
-
 from odoo import SUPERUSER_ID, api
-from odoo.sql_db import db_connect
-from odoo.tests import get_db_name, tagged
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
 
 from ..providers.webhook_events import WebhookEvent
-from .common import CommittedDataCase, warm_up_http_statics
-from .mail_client import BROWSER, MailClientMixin
-from .test_tracking_http import BODY, OFFER
-from .test_unsubscribe_http import HttpPolicyCommon
+from .common import CommittedDataCase
+from .cron_listener import cron_notifications, listen_cron_trigger
+from .mail_client import BROWSER
+from .tracking_common import OFFER, TrackingCommon
 
 INTAKE_CRON = "crm_email_automation.ir_cron_record_intake"
 SCANNER = "Mozilla/5.0 (compatible; Barracuda Sentinel)"
@@ -28,38 +24,22 @@ def epoch_ms(moment):
 
 
 @tagged("post_install", "-at_install")
-class TestIntake(MailClientMixin, HttpPolicyCommon):
+class TestIntake(TrackingCommon):
     """Pixel fetches and clicks through Odoo's HTTP server, waiting in the intake until the
     cron job records them (here: `record_intake`, what the job does after the commit)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        warm_up_http_statics()
-        cls.config.set_param("crm_email_automation.quiet_hours", False)
-        cls.grant(cls, cls.partner_pl | cls.partner_en)
-        cls.template_links = cls._create_template(
-            "res.partner", subject="Our offer", subject_pl="Nasza oferta", body=BODY, body_pl=BODY
-        )
         cls.Intake = cls.env["email.automation.intake"]
         cls.intake_cron = cls.env.ref(INTAKE_CRON)
 
-    def send(self, partner, ago):
+    def send_offer(self, partner, ago):
         """Send the e-mail with links to `partner`, `ago` before the signals this test's
         requests will be stamped with; return the trace and the HTML at the SMTP server."""
-        scenario = self.create_scenario(
-            name="Offer",
-            category="marketing",
-            steps=[{"name": "Offer", "trigger_type": "begin", "mail_template_id": self.template_links.id}],
-        )
         self.smtp.clear()
-        with freeze_time(self.received_now() - ago):
-            scenario._enrol(partner.ids)
-            self.run_queue()
-        (message,) = self.assertSentTo(partner.email)
-        trace = scenario.participant_ids.trace_ids
-        self.assertEqual(trace.state, "sent")
-        return trace, self.html_of(message)
+        _scenario, trace, html = self.send(partner, ago=ago)
+        return trace, html
 
     def waiting(self):
         self.Intake.invalidate_model()
@@ -76,7 +56,7 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
     # ------------------------------------------------------------------
 
     def test_a_fetched_pixel_waits_in_the_intake_and_is_recorded_as_a_persons_open(self):
-        trace, html = self.send(self.partner_pl, ago=timedelta(hours=1))
+        trace, html = self.send_offer(self.partner_pl, ago=timedelta(hours=1))
         triggers = self.intake_triggers()
         # One try, on a read/write cursor: no failed insert on a read-only one first.
         with self.assertNoLogs("odoo.http", "WARNING"), self.assertNoLogs("odoo.sql_db", "ERROR"):
@@ -105,9 +85,9 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
         self.assertIsNone(self.record_intake(), "nothing left to record")
 
     def test_a_fetch_right_after_sending_or_by_a_bot_is_a_machine_open(self):
-        prefetched, html = self.send(self.partner_pl, ago=timedelta(seconds=2))
+        prefetched, html = self.send_offer(self.partner_pl, ago=timedelta(seconds=2))
         self.fetch(self.pixel(html), record=False)
-        scanned, html = self.send(self.partner_en, ago=timedelta(hours=1))
+        scanned, html = self.send_offer(self.partner_en, ago=timedelta(hours=1))
         self.fetch(self.pixel(html), agent=SCANNER, record=False)
         self.assertEqual(len(self.waiting()), 2)
         self.assertFalse(self.events(prefetched) or self.events(scanned))
@@ -120,8 +100,8 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
     def test_the_time_received_classifies_the_signal_however_late_it_is_recorded(self):
         # Two e-mails sent together, their pixels fetched: one 10 seconds after sending, the
         # other (as stamped) an hour after. Recorded together, later than either.
-        at_once, html_at_once = self.send(self.partner_pl, ago=timedelta(seconds=10))
-        an_hour, html_an_hour = self.send(self.partner_en, ago=timedelta(seconds=10))
+        at_once, html_at_once = self.send_offer(self.partner_pl, ago=timedelta(seconds=10))
+        an_hour, html_an_hour = self.send_offer(self.partner_en, ago=timedelta(seconds=10))
         self.fetch(self.pixel(html_at_once), record=False)
         self.fetch(self.pixel(html_an_hour), record=False)
         first, second = self.waiting()
@@ -138,7 +118,7 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
         self.assertEqual(an_hour.opened_at, hour_later.replace(microsecond=0))
 
     def test_a_forged_signature_writes_nothing(self):
-        trace, html = self.send(self.partner_pl, ago=timedelta(hours=1))
+        trace, html = self.send_offer(self.partner_pl, ago=timedelta(hours=1))
         triggers = self.intake_triggers()
         pixel, offer = self.path(self.pixel(html)), self.path(self.links(html)["our offer"])
         pixel_prefix, signature, gif = pixel.rsplit("/", 2)
@@ -154,7 +134,7 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
         self.assertFalse(self.events(trace))
 
     def test_a_click_redirects_at_once_and_counts_on_the_tracker_for_a_person_only(self):
-        person_trace, html = self.send(self.partner_pl, ago=timedelta(hours=1))
+        person_trace, html = self.send_offer(self.partner_pl, ago=timedelta(hours=1))
         with self.assertNoLogs("odoo.http", "WARNING"), self.assertNoLogs("odoo.sql_db", "ERROR"):
             response = self.fetch(self.links(html)["our offer"], record=False)
         self.assertEqual((response.status_code, response.headers["Location"]), (302, OFFER))
@@ -171,7 +151,7 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
         self.assertEqual(tracker.count, 1)
         self.assertEqual(self.env["link.tracker.click"].search([("link_id", "=", tracker.id)]).ip, "127.0.0.1")
 
-        machine_trace, html = self.send(self.partner_en, ago=timedelta(hours=1))
+        machine_trace, html = self.send_offer(self.partner_en, ago=timedelta(hours=1))
         response = self.fetch(self.links(html)["our offer"], agent=SCANNER)
         self.assertEqual((response.status_code, response.headers["Location"]), (302, OFFER))
         self.assertEqual(self.events(machine_trace).mapped("event_type"), ["machine_click"])
@@ -179,7 +159,7 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
         self.assertEqual(tracker.count, 1, "a link scanner's click is not counted")
 
     def test_the_links_of_an_e_mail_whose_history_was_purged_still_redirect(self):
-        trace, html = self.send(self.partner_pl, ago=timedelta(hours=1))
+        trace, html = self.send_offer(self.partner_pl, ago=timedelta(hours=1))
         pixel, offer = self.pixel(html), self.links(html)["our offer"]
         tracker = self.env["link.tracker"].search([("url", "=", OFFER)])
         # As the retention purge does, long before the recipient reads the e-mail again.
@@ -195,8 +175,8 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
         self.assertEqual(tracker.count, 0)
 
     def test_a_batch_of_opens_clicks_and_webhook_events_is_recorded_in_one_run(self):
-        trace_pl, html_pl = self.send(self.partner_pl, ago=timedelta(hours=1))
-        trace_en, html_en = self.send(self.partner_en, ago=timedelta(hours=1))
+        trace_pl, html_pl = self.send_offer(self.partner_pl, ago=timedelta(hours=1))
+        trace_en, html_en = self.send_offer(self.partner_en, ago=timedelta(hours=1))
         self.fetch(self.pixel(html_pl), record=False)
         self.fetch(self.links(html_pl)["terms"], record=False)
         self.fetch(self.pixel(html_en), record=False)
@@ -220,7 +200,7 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
         self.assertIsNone(self.record_intake())
 
     def test_a_signal_that_cannot_be_recorded_is_kept_aside_and_the_others_are_recorded(self):
-        trace, html = self.send(self.partner_pl, ago=timedelta(hours=1))
+        trace, html = self.send_offer(self.partner_pl, ago=timedelta(hours=1))
         provider = self.env["email.automation.provider"].create({"name": "Brevo", "kind": "brevo"})
         self.fetch(self.pixel(html), record=False)
         broken = self.Intake.create(
@@ -240,6 +220,41 @@ class TestIntake(MailClientMixin, HttpPolicyCommon):
         self.assertIn("bogus", broken.error)
         self.assertIsNone(self.record_intake(), "not retried")
         self.assertEqual(self.waiting(), broken)
+
+    def test_the_manager_sees_failed_signals_and_only_an_administrator_records_them_again(self):
+        _trace, html = self.send_offer(self.partner_pl, ago=timedelta(hours=1))
+        self.fetch(self.pixel(html), record=False)
+        broken = self.Intake.create({"kind": "webhook", "received_at": self.received_now(), "events": [{"x": 1}]})
+        self.record_intake()
+
+        # The list of the menu, read over JSON-RPC as the Manager's browser does.
+        self.authenticate(self.user_manager.login, self.user_manager.login)
+        rows = self.make_jsonrpc_request(
+            "/web/dataset/call_kw/email.automation.intake/web_search_read",
+            {
+                "model": "email.automation.intake",
+                "method": "web_search_read",
+                "args": [],
+                "kwargs": {
+                    "domain": [("error", "!=", False)],
+                    "specification": {"kind": {}, "error": {}, "trace_id": {"fields": {"display_name": {}}}},
+                    "context": {"lang": "pl_PL"},
+                },
+            },
+        )["records"]
+        self.assertEqual([(row["id"], row["kind"]) for row in rows], [(broken.id, "webhook")])
+        with self.assertRaises(AccessError):
+            broken.with_user(self.user_manager).action_record_again()
+        self.assertTrue(broken.error, "the Manager changed nothing")
+
+        admin = self.env.ref("base.user_admin")
+        notification = broken.with_user(admin).action_record_again()
+        self.assertEqual(notification["params"]["type"], "success")
+        self.assertFalse(broken.error, "back in line")
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", self.intake_cron.id)]),
+            "the job is woken to record it",
+        )
 
 
 @tagged("post_install", "-at_install")
@@ -309,37 +324,18 @@ class TestIntakeOnRealCursors(CommittedDataCase):
         self.assertEqual(sum(received[0]) + sum(received[1]), signals, "each signal recorded once")
         self.assertEqual(self.intake_count(), 0)
 
-    def listen(self):
-        # A cron worker's way of waiting for work (odoo/service/server.py).
-        listener = db_connect("postgres").cursor()
-        self.addCleanup(listener.close)
-        listener.execute("LISTEN cron_trigger")
-        listener.commit()
-        return listener
-
-    def notifications(self, listener, wait):
-        connection = listener._cnx
-        deadline = time.monotonic() + wait
-        while True:
-            connection.poll()
-            ours = [n for n in connection.notifies if n.payload == get_db_name()]
-            connection.notifies.clear()
-            if ours or time.monotonic() >= deadline:
-                return ours
-            select.select([connection], [], [], max(0.0, deadline - time.monotonic()))
-
     def test_a_committed_signal_wakes_the_cron_workers(self):
-        listener = self.listen()
+        listener = listen_cron_trigger(self)
         with self.registry.cursor() as cr:
             self.receive(cr)
-            self.assertFalse(self.notifications(listener, wait=0.2), "nobody is told before the commit")
-        self.assertTrue(self.notifications(listener, wait=5), "the cron workers are told after the commit")
+            self.assertFalse(cron_notifications(listener, wait=0.2), "nobody is told before the commit")
+        self.assertTrue(cron_notifications(listener, wait=5), "the cron workers are told after the commit")
         self.assertEqual((self.intake_count(), self.new_triggers()), (1, 1))
 
     def test_a_rolled_back_signal_wakes_nobody(self):
-        listener = self.listen()
+        listener = listen_cron_trigger(self)
         with self.registry.cursor() as cr:
             self.receive(cr)
             cr.rollback()
-        self.assertFalse(self.notifications(listener, wait=1))
+        self.assertFalse(cron_notifications(listener, wait=1))
         self.assertEqual((self.intake_count(), self.new_triggers()), (0, 0))

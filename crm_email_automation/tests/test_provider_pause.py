@@ -42,49 +42,18 @@ class ProviderPauseCase(CommittedDataCase):
         self.smtp.clear()
         self.addCleanup(self.smtp.clear)
         with self.committed_env() as env:
-            self.server_id = (
-                env["ir.mail_server"]
-                .create({"name": "Pause SMTP", "smtp_host": "127.0.0.1", "smtp_port": self.smtp.port, "sequence": 0})
-                .id
+            self.commit_greeting(
+                env,
+                "Pause",
+                self.PARTNERS,
+                template_values={"email_from": "sales@example.com"},
+                provider_values=self.provider_values,
             )
-            self.provider_id = env["email.automation.provider"].create(self.provider_values()).id
-            partners = env["res.partner"].create(
-                [{"name": f"Pause test {i}", "email": f"pause{i}@example.com"} for i in range(self.PARTNERS)]
-            )
-            template = env["mail.template"].create(
-                {
-                    "name": "Pause template",
-                    "model_id": env["ir.model"]._get_id("res.partner"),
-                    "subject": "Hello {{ object.name }}",
-                    "email_from": "sales@example.com",
-                    "body_html": "<p>Hello <t t-out='object.name'/></p>",
-                }
-            )
-            scenario = env["email.automation.scenario"].create(
-                {
-                    "name": "Pause scenario",
-                    "model_id": env["ir.model"]._get_id("res.partner"),
-                    "trigger": "manual",
-                    "category": "transactional",
-                    "provider_id": self.provider_id,
-                    "mail_server_id": self.server_id,
-                    "step_ids": [(0, 0, {"name": "Hello", "action_type": "mail", "mail_template_id": template.id})],
-                }
-            )
-            scenario.action_start()
-            scenario._enrol(partners.ids)
-            self.partner_ids, self.template_id, self.scenario_id = partners.ids, template.id, scenario.id
         self.addCleanup(self.delete_data)
 
     def delete_data(self):
         with self.committed_env() as env:
-            scenario = env["email.automation.scenario"].browse(self.scenario_id)
-            scenario.state = "stopped"
-            env["mail.message"].search([("model", "=", "res.partner"), ("res_id", "in", self.partner_ids)]).unlink()
-            env["email.automation.enrolment"].search([("res_id", "in", self.partner_ids)]).unlink()
-            scenario.unlink()
-            env["mail.template"].browse(self.template_id).unlink()
-            env["res.partner"].browse(self.partner_ids).unlink()
+            self.delete_greeting(env)
             # The pause's alert, its activities and notifications, then the provider's chatter.
             env["email.automation.alert"].search([("provider_id", "=", self.provider_id)]).unlink()
             env["email.automation.provider"].browse(self.provider_id).unlink()

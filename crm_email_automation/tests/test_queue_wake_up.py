@@ -1,13 +1,11 @@
-import select
-import time
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.modules.registry import Registry
-from odoo.sql_db import db_connect
 from odoo.tests import BaseCase, get_db_name, tagged
 
 from .common import EmailAutomationCommon
+from .cron_listener import cron_notifications, listen_cron_trigger
 
 QUEUE_CRON = "crm_email_automation.ir_cron_process_queue"
 
@@ -142,10 +140,7 @@ class TestQueueWakeUpAtCommit(BaseCase):
             self.last_trigger_id = cr.fetchone()[0]
         self.addCleanup(self.delete_data)
         # A cron worker's way of waiting for work (odoo/service/server.py).
-        self.listener = db_connect("postgres").cursor()
-        self.addCleanup(self.listener.close)
-        self.listener.execute("LISTEN cron_trigger")
-        self.listener.commit()
+        self.listener = listen_cron_trigger(self)
 
     def delete_data(self):
         with self.registry.cursor() as cr:
@@ -177,15 +172,7 @@ class TestQueueWakeUpAtCommit(BaseCase):
             return [row[0] for row in cr.fetchall()]
 
     def notifications(self, wait):
-        connection = self.listener._cnx
-        deadline = time.monotonic() + wait
-        while True:
-            connection.poll()
-            ours = [n for n in connection.notifies if n.payload == get_db_name()]
-            connection.notifies.clear()
-            if ours or time.monotonic() >= deadline:
-                return ours
-            select.select([connection], [], [], max(0.0, deadline - time.monotonic()))
+        return cron_notifications(self.listener, wait)
 
     def test_a_committed_enrolment_wakes_the_cron_workers(self):
         self.enrol(commit=True)
