@@ -4,11 +4,12 @@ import smtplib
 import socket
 from collections import defaultdict
 from datetime import timedelta
+from operator import itemgetter
 
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
-from odoo.tools import SQL
+from odoo.tools import SQL, groupby
 
 _logger = logging.getLogger(__name__)
 
@@ -82,9 +83,7 @@ class EmailAutomationMailSender(models.AbstractModel):
                 envelope["provider_id"] = provider.id
             if provider.kind == "smtp" and provider.state != "active":
                 # A paused SMTP provider sends nothing either (the API path checks its own).
-                traces = self.env["email.automation.trace"].union(*(e["trace"] for e in provider_envelopes))
-                when = fields.Datetime.now() + PAUSED_RETRY
-                traces._defer(dict.fromkeys(traces.ids, when), "provider_paused", provider.pause_reason)
+                self._wait_for_provider(provider_envelopes, provider.pause_reason)
                 continue
             if not provider or provider.kind == "smtp":
                 for envelope in provider_envelopes:
@@ -112,6 +111,13 @@ class EmailAutomationMailSender(models.AbstractModel):
         max_attempts = int(config.get_param("crm_email_automation.max_attempts", 5))
         for mail_server_id, server_envelopes in by_server.items():
             self._send_with_server(mail_server_id, server_envelopes, max_attempts, auto_commit)
+
+    @api.model
+    def _wait_for_provider(self, envelopes, reason):
+        """Put the e-mails of a paused provider (or of a neutralized database) back in the
+        queue until it may send again: no attempt charged, `reason` as the detail."""
+        traces = self.env["email.automation.trace"].union(*(envelope["trace"] for envelope in envelopes))
+        traces._defer(dict.fromkeys(traces.ids, fields.Datetime.now() + PAUSED_RETRY), "provider_paused", reason)
 
     # ------------------------------------------------------------------
     # Recipients
@@ -322,9 +328,9 @@ class EmailAutomationMailSender(models.AbstractModel):
                     # The server may have closed the session already (a 421 reply does).
                     smtp.quit()
         Trace.invalidate_model()
-        if paused:
-            traces = Trace.union(*(envelope["trace"] for envelope in paused))
-            traces._defer(dict.fromkeys(traces.ids, fields.Datetime.now() + PAUSED_RETRY), "provider_paused", False)
+        for provider_id, waiting in groupby(paused, key=itemgetter("provider_id")):
+            provider = self.env["email.automation.provider"].browse(provider_id)
+            self._wait_for_provider(waiting, provider.pause_reason)
         for envelope, error, transient in failures:
             if transient:
                 envelope["trace"]._retry_later("smtp_transient", str(error), max_attempts)

@@ -33,15 +33,12 @@ class EmailAutomationMailSender(models.AbstractModel):
         pausing the provider.
         """
         Trace = self.env["email.automation.trace"]
-        traces = Trace.union(*(envelope["trace"] for envelope in envelopes))
-        now = fields.Datetime.now()
         if self._is_neutralized():
             # The one guard of the API path: a copy of production never calls a provider.
-            detail = self.env._("Neutralized database: no e-mail is sent.")
-            traces._defer(dict.fromkeys(traces.ids, now + PAUSED_RETRY), "provider_paused", detail)
+            self._wait_for_provider(envelopes, self.env._("Neutralized database: no e-mail is sent."))
             return
         if provider.state != "active":
-            traces._defer(dict.fromkeys(traces.ids, now + PAUSED_RETRY), "provider_paused", provider.pause_reason)
+            self._wait_for_provider(envelopes, provider.pause_reason)
             return
         client = provider._get_client()
         outgoing, failures = [], []
@@ -80,9 +77,7 @@ class EmailAutomationMailSender(models.AbstractModel):
         if untried:
             self._put_back(provider, untried, stopped_by)
         if paused:
-            traces = Trace.union(*(envelope["trace"] for envelope in paused))
-            when = fields.Datetime.now() + PAUSED_RETRY
-            traces._defer(dict.fromkeys(traces.ids, when), "provider_paused", provider.pause_reason)
+            self._wait_for_provider(paused, provider.pause_reason)
 
     @api.model
     def _paused_meanwhile(self, provider_id):

@@ -168,7 +168,7 @@ class TestSmtpProviderPause(ProviderPauseCase):
         traces = self.traces()
         self.assertEqual(Counter(t["state"] for t in traces), Counter(sent=3, scheduled=self.PARTNERS - 3))
         self.assertEqual({str(t["id"]) for t in traces if t["state"] == "sent"}, set(sent_ids))
-        self.assertDeferredForPause([t for t in traces if t["state"] != "sent"], before, after)
+        self.assertDeferredForPause([t for t in traces if t["state"] != "sent"], before, after, PAUSE_REASON)
 
         # Still paused: nothing more leaves, even once the deferred e-mails are due again.
         with self.committed_env() as env:
